@@ -1,0 +1,67 @@
+/*
+ * log.c - the library's one logger: "otelshim[exe:pid]: message" lines on
+ * stderr. Quiet by default for anything below warnings.
+ *
+ * It never allocates (fixed buffer), preserves errno, and writes with
+ * write(2), which inside the preloaded shim is the interposed write: the
+ * shim's guard makes that a plain pass-through. The program name is read
+ * from program_invocation_short_name, which glibc sets before any
+ * constructor runs.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exporter.h"
+
+static enum log_level log_level = LOG_WARN;
+
+void otel_log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level otel_log_get_level(void)
+{
+	return log_level;
+}
+
+void otel_log(enum log_level level, const char *fmt, ...)
+{
+	char buf[1024];
+	int saved_errno = errno;
+	size_t n;
+	int k;
+	va_list ap;
+
+	if (level > log_level || level == LOG_NONE) {
+		errno = saved_errno;
+		return;
+	}
+	k = snprintf(buf, sizeof(buf), "otelshim[%s:%d]: ",
+		     program_invocation_short_name, (int)getpid());
+	n = k < 0 ? 0 : (size_t)k;
+	if (n < sizeof(buf)) {
+		va_start(ap, fmt);
+		k = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+		va_end(ap);
+		n += k < 0 ? 0 : (size_t)k;
+	}
+	if (n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		n -= (size_t)w;
+	}
+	errno = saved_errno;
+}

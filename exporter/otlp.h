@@ -1,0 +1,42 @@
+/*
+ * otlp.h - OTLP/protobuf encoding of span batches and decoding of export
+ * responses, with protobuf-c and our own proto/otlp.proto (written from the
+ * field numbers in SPEC.md section 4).
+ *
+ * Runs on the exporter thread only. All allocation happens here and is
+ * released before returning (or handed to the caller, as documented).
+ */
+#ifndef OTELSHIM_OTLP_H
+#define OTELSHIM_OTLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exporter.h"
+#include "resource.h"
+
+/*
+ * Encode spans[0..n) as one ExportTraceServiceRequest with one ResourceSpans
+ * (res) and one ScopeSpans (scope "otelshim", version OTELSHIM_VERSION).
+ * Attribute limits: string values are truncated to value_len_limit
+ * characters (0 = no limit; UTF-8 sequences are not cut), attributes beyond
+ * count_limit are dropped; both counted in dropped_attributes_count together
+ * with the record's own dropped_attrs.
+ * On success *out is a malloc'd buffer of *out_len bytes that the caller
+ * frees. Returns 0 or -errno.
+ */
+int otlp_encode(const struct resource *res,
+		const struct span_record *const *spans, size_t n,
+		uint32_t value_len_limit, uint32_t count_limit,
+		uint8_t **out, size_t *out_len);
+
+/*
+ * Decode an ExportTraceServiceResponse body. An empty body is full success.
+ * *rejected gets partial_success.rejected_spans (0 if absent) and msg its
+ * error_message (truncated to cap). Returns 0, or -1 when the body is not a
+ * valid message.
+ */
+int otlp_parse_response(const uint8_t *buf, size_t len, int64_t *rejected,
+			char *msg, size_t cap);
+
+#endif

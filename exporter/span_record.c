@@ -1,0 +1,118 @@
+/*
+ * span_record.c - filling fixed-size span records. Called on application
+ * threads: no allocation, no locks, no libc beyond memcpy.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "exporter.h"
+
+void span_record_init(struct span_record *r)
+{
+	memset(r, 0, offsetof(struct span_record, arena));
+	/* Offset 0 holds the empty string, so zeroed span_str fields are "". */
+	r->arena[0] = '\0';
+	r->arena_used = 1;
+}
+
+/* Copy s into the arena with a NUL after it; -ENOSPC if it does not fit. */
+static int arena_put(struct span_record *r, const char *s, size_t len,
+		     struct span_str *out)
+{
+	if (len > SPAN_ARENA_SIZE - 1u - r->arena_used)
+		return -ENOSPC;
+	out->off = r->arena_used;
+	out->len = (uint16_t)len;
+	if (len)
+		memcpy(r->arena + r->arena_used, s, len);
+	r->arena[r->arena_used + len] = '\0';
+	r->arena_used += (uint16_t)(len + 1);
+	return 0;
+}
+
+int span_record_set_name(struct span_record *r, const char *s, size_t len)
+{
+	return arena_put(r, s, len, &r->name);
+}
+
+int span_record_set_status(struct span_record *r, enum span_status st,
+			   const char *msg, size_t len)
+{
+	r->status = (uint8_t)st;
+	if (!msg || !len)
+		return 0;
+	return arena_put(r, msg, len, &r->status_message);
+}
+
+int span_record_set_trace_state(struct span_record *r, const char *s,
+				size_t len)
+{
+	return arena_put(r, s, len, &r->trace_state);
+}
+
+static struct span_attr *attr_slot(struct span_record *r, const char *key,
+				   enum span_attr_type type)
+{
+	if (r->n_attrs >= SPAN_MAX_ATTRS) {
+		r->dropped_attrs++;
+		return NULL;
+	}
+	struct span_attr *a = &r->attrs[r->n_attrs];
+	a->key = key;
+	a->type = (uint16_t)type;
+	a->off = 0;
+	a->len = 0;
+	a->v.i = 0;
+	return a;
+}
+
+int span_record_add_str(struct span_record *r, const char *key, const char *s,
+			size_t len)
+{
+	struct span_attr *a = attr_slot(r, key, SPAN_ATTR_STRING);
+	struct span_str str;
+
+	if (!a)
+		return -ENOSPC;
+	if (arena_put(r, s, len, &str) < 0) {
+		r->dropped_attrs++;
+		return -ENOSPC;
+	}
+	a->off = str.off;
+	a->len = str.len;
+	r->n_attrs++;
+	return 0;
+}
+
+int span_record_add_int(struct span_record *r, const char *key, int64_t v)
+{
+	struct span_attr *a = attr_slot(r, key, SPAN_ATTR_INT);
+
+	if (!a)
+		return -ENOSPC;
+	a->v.i = v;
+	r->n_attrs++;
+	return 0;
+}
+
+int span_record_add_bool(struct span_record *r, const char *key, int v)
+{
+	struct span_attr *a = attr_slot(r, key, SPAN_ATTR_BOOL);
+
+	if (!a)
+		return -ENOSPC;
+	a->v.i = v != 0;
+	r->n_attrs++;
+	return 0;
+}
+
+int span_record_add_double(struct span_record *r, const char *key, double v)
+{
+	struct span_attr *a = attr_slot(r, key, SPAN_ATTR_DOUBLE);
+
+	if (!a)
+		return -ENOSPC;
+	a->v.d = v;
+	r->n_attrs++;
+	return 0;
+}
