@@ -1,1 +1,508 @@
-/* placeholder: written in a following commit */
+/*
+ * exporter.c - the batch span processor and its thread (see exporter.h).
+ *
+ * Application threads only push into the lock-free queue (queue.h) and, when
+ * a full batch is waiting and the thread sleeps, wake it with one futex
+ * call. The exporter thread exports a batch when the queue holds
+ * OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans, when OTEL_BSP_SCHEDULE_DELAY has
+ * passed, or when a flush is requested (exit). Exports are serial, retried
+ * per SPEC.md 3.2 (429, 502, 503, 504 and transport failures; exponential
+ * backoff with jitter; Retry-After honoured) within
+ * OTEL_EXPORTER_OTLP_TIMEOUT, and every span ends up either exported or in
+ * one of the dropped counters.
+ *
+ * There is no mutex anywhere: a fork can happen at any instant without
+ * leaving a lock held in the child.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "exporter.h"
+#include "otlp.h"
+#include "otlp_http.h"
+#include "queue.h"
+#include "resource.h"
+
+enum state {
+	STATE_OFF = 0,
+	STATE_RUNNING,
+	STATE_SHUTDOWN,
+};
+
+enum thread_state {
+	THREAD_NONE = 0,
+	THREAD_STARTING,
+	THREAD_RUNNING,
+	THREAD_FAILED,
+};
+
+static struct exporter_config cfg;
+static struct queue queue;
+static int state;
+static int thread_state;
+static void (*thread_hook)(void);
+
+/* Counters: updated with atomic adds, read by exporter_get_stats(). */
+static struct exporter_stats stats;
+
+/* Wake-up and flush handshakes (futex words). */
+static uint32_t wake_seq;
+static int worker_sleeping;
+static uint32_t flush_req;
+static uint32_t flush_done;
+static uint64_t flush_deadline_ns;
+
+/* Owned by the exporter thread. */
+static struct resource resource;
+static struct otlp_http http;
+static int export_failing;
+
+#define ADD(field, n) __atomic_add_fetch(&stats.field, (n), __ATOMIC_RELAXED)
+
+static void futex_wait(uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(timeout_ns / 1000000000u),
+		.tv_nsec = (long)(timeout_ns % 1000000000u),
+	};
+
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void futex_wake(uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void wake_worker(void)
+{
+	__atomic_add_fetch(&wake_seq, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&wake_seq);
+}
+
+static uint64_t now_ns(void)
+{
+	return otlp_http_now_ns();
+}
+
+/* ---- exporting ------------------------------------------------------------ */
+
+static uint32_t backoff_jitter_ms(uint32_t base_ms)
+{
+	/* 50% to 150% of base: enough to spread a fleet's retries. */
+	static uint64_t x;
+	x = x * 6364136223846793005ull + 1442695040888963407ull +
+	    (uint64_t)now_ns();
+	return base_ms / 2 + (uint32_t)((x >> 33) % (base_ms + 1));
+}
+
+static int retryable(int status)
+{
+	return status == 429 || status == 502 || status == 503 ||
+	       status == 504;
+}
+
+/* Sleep until the deadline, or until a flush is requested. */
+static void retry_sleep(uint64_t until_ns)
+{
+	uint32_t fr = __atomic_load_n(&flush_req, __ATOMIC_ACQUIRE);
+	uint64_t now = now_ns();
+
+	if (until_ns > now)
+		futex_wait(&flush_req, fr, until_ns - now);
+}
+
+static void note_failure(const char *what, int code, uint32_t n)
+{
+	ADD(dropped_export, n);
+	if (!export_failing)
+		otel_log(LOG_WARN,
+			 "export to http://%s:%u%s failed (%s %d); %u spans "
+			 "dropped (further failures are counted and reported "
+			 "at exit)",
+			 cfg.endpoint_host, cfg.endpoint_port, cfg.endpoint_path,
+			 what, code, n);
+	export_failing = 1;
+}
+
+static void post_batch(const uint8_t *body, size_t len, uint32_t n,
+		       uint64_t deadline_ns)
+{
+	uint32_t backoff_ms = 1000;
+
+	for (int attempt = 0;; attempt++) {
+		struct otlp_http_result res;
+		uint64_t d = now_ns() + (uint64_t)cfg.timeout_ms * 1000000u;
+		if (cfg.timeout_ms == 0 || d > deadline_ns)
+			d = deadline_ns;
+		int r = otlp_http_post(&http, body, len, d, &res);
+
+		if (r == 0 && res.status >= 200 && res.status < 300) {
+			int64_t rejected = 0;
+			char msg[256] = "";
+			if (otlp_parse_response(res.body, res.body_len,
+						&rejected, msg,
+						sizeof(msg)) < 0)
+				rejected = 0;
+			if (rejected < 0 || rejected > n)
+				rejected = n;
+			ADD(exported, n - (uint32_t)rejected);
+			ADD(dropped_rejected, (uint64_t)rejected);
+			if (rejected || msg[0])
+				otel_log(LOG_WARN,
+					 "collector accepted the batch "
+					 "partially: %lld of %u spans "
+					 "rejected: %s",
+					 (long long)rejected, n, msg);
+			if (export_failing)
+				otel_log(LOG_INFO, "export works again");
+			export_failing = 0;
+			return;
+		}
+		if (r == 0 && !retryable(res.status)) {
+			note_failure("HTTP status", res.status, n);
+			return;
+		}
+		/* Retryable: a transport failure or 429/502/503/504. */
+		uint64_t wait_ms = res.retry_after_s >= 0
+					   ? (uint64_t)res.retry_after_s * 1000u
+					   : backoff_jitter_ms(backoff_ms);
+		uint64_t until = now_ns() + wait_ms * 1000000u;
+		if (attempt >= 5 || until >= deadline_ns) {
+			if (r == 0)
+				note_failure("HTTP status", res.status, n);
+			else
+				note_failure("error", -r, n);
+			return;
+		}
+		retry_sleep(until);
+		backoff_ms = backoff_ms * 3 / 2;
+		if (backoff_ms > 5000)
+			backoff_ms = 5000;
+	}
+}
+
+/*
+ * Export up to max published records from the head of the queue. Returns
+ * how many were taken.
+ */
+static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
+{
+	const struct span_record *batch[1024];
+	uint32_t n = 0;
+
+	if (max > sizeof(batch) / sizeof(batch[0]))
+		max = sizeof(batch) / sizeof(batch[0]);
+	while (n < max) {
+		const struct span_record *r = queue_peek(&queue, n);
+		if (!r)
+			break;
+		batch[n++] = r;
+	}
+	if (n == 0)
+		return 0;
+
+	if (cfg.kind == EXPORTER_CONSOLE) {
+		console_print(STDERR_FILENO, &resource, batch, n);
+		queue_release(&queue, n);
+		ADD(exported, n);
+		return n;
+	}
+
+	uint8_t *body = NULL;
+	size_t len = 0;
+	int r = otlp_encode(&resource, batch, n, cfg.attr_value_length_limit,
+			    cfg.attr_count_limit, &body, &len);
+	/* The records are encoded: give the slots back before the network. */
+	queue_release(&queue, n);
+	if (r < 0) {
+		note_failure("encoding error", -r, n);
+		return n;
+	}
+	post_batch(body, len, n, deadline_ns);
+	free(body);
+	return n;
+}
+
+/* Export everything published now, in batches, before the deadline. */
+static void export_all(uint64_t deadline_ns)
+{
+	while (now_ns() < deadline_ns &&
+	       export_batch(cfg.max_export_batch_size, deadline_ns) > 0)
+		;
+}
+
+static void *worker(void *arg)
+{
+	uint32_t flushed = 0;
+	uint64_t delay_ns = (uint64_t)cfg.schedule_delay_ms * 1000000u;
+	uint64_t next;
+
+	(void)arg;
+	if (thread_hook)
+		thread_hook();
+	pthread_setname_np(pthread_self(), "otel-export");
+	resource_build(&resource, &cfg, getpid());
+	otlp_http_init(&http, &cfg);
+	__atomic_store_n(&thread_state, THREAD_RUNNING, __ATOMIC_RELEASE);
+	next = now_ns() + delay_ns;
+
+	for (;;) {
+		uint32_t seen = __atomic_load_n(&wake_seq, __ATOMIC_SEQ_CST);
+		uint32_t fr = __atomic_load_n(&flush_req, __ATOMIC_ACQUIRE);
+		uint64_t now = now_ns();
+
+		if (fr != flushed) {
+			export_all(__atomic_load_n(&flush_deadline_ns,
+						   __ATOMIC_ACQUIRE));
+			flushed = fr;
+			__atomic_store_n(&flush_done, fr, __ATOMIC_RELEASE);
+			futex_wake(&flush_done);
+			continue;
+		}
+		if (queue_size(&queue) >= cfg.max_export_batch_size) {
+			export_batch(cfg.max_export_batch_size,
+				     now + (uint64_t)cfg.export_timeout_ms *
+						   1000000u);
+			continue;
+		}
+		if (now >= next) {
+			uint64_t bsp = cfg.export_timeout_ms
+					       ? now + (uint64_t)cfg.export_timeout_ms *
+							       1000000u
+					       : UINT64_MAX;
+			uint32_t k = queue_size(&queue);
+			while (k > 0) {
+				uint32_t took = export_batch(
+					k < cfg.max_export_batch_size
+						? k
+						: cfg.max_export_batch_size,
+					bsp);
+				if (!took)
+					break;
+				k -= took < k ? took : k;
+			}
+			next = now_ns() + delay_ns;
+			continue;
+		}
+		__atomic_store_n(&worker_sleeping, 1, __ATOMIC_SEQ_CST);
+		if (queue_size(&queue) < cfg.max_export_batch_size &&
+		    __atomic_load_n(&flush_req, __ATOMIC_ACQUIRE) == flushed)
+			futex_wait(&wake_seq, seen, next - now);
+		__atomic_store_n(&worker_sleeping, 0, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/*
+ * Start the thread on the first span. All signals are blocked in it (the
+ * program's handlers must never run on our thread), and its stack is small:
+ * it needs little beyond getaddrinfo's.
+ */
+static void start_thread(void)
+{
+	int expected = THREAD_NONE;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+
+	if (!__atomic_compare_exchange_n(&thread_state, &expected,
+					 THREAD_STARTING, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&t, &attr, worker, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		__atomic_store_n(&thread_state, THREAD_FAILED,
+				 __ATOMIC_RELEASE);
+		otel_log(LOG_ERROR, "cannot start the exporter thread (%s); "
+				    "spans will be dropped",
+			 strerror(r));
+	}
+}
+
+/* ---- interface --------------------------------------------------------------- */
+
+int exporter_init(const struct exporter_config *c)
+{
+	cfg = *c;
+	if (cfg.max_export_batch_size == 0 ||
+	    cfg.max_export_batch_size > cfg.max_queue_size)
+		cfg.max_export_batch_size = cfg.max_queue_size;
+	if (cfg.kind != EXPORTER_NONE) {
+		int r = queue_init(&queue, cfg.max_queue_size);
+		if (r < 0) {
+			otel_log(LOG_ERROR, "cannot allocate the span queue "
+					    "(%u spans); tracing is off",
+				 cfg.max_queue_size);
+			return r;
+		}
+	}
+	__atomic_store_n(&state, STATE_RUNNING, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void exporter_set_thread_hook(void (*hook)(void))
+{
+	thread_hook = hook;
+}
+
+int exporter_submit(const struct span_record *r)
+{
+	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != STATE_RUNNING) {
+		ADD(dropped_shutdown, 1);
+		return -ESHUTDOWN;
+	}
+	if (cfg.kind == EXPORTER_NONE)
+		return 0;
+	int ts = __atomic_load_n(&thread_state, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(ts == THREAD_NONE, 0))
+		start_thread();
+	else if (ts == THREAD_FAILED) {
+		ADD(dropped_export, 1);
+		return -ESHUTDOWN;
+	}
+	if (queue_push(&queue, r) < 0) {
+		ADD(dropped_queue_full, 1);
+		return -ENOSPC;
+	}
+	ADD(submitted, 1);
+	if (queue_size(&queue) >= cfg.max_export_batch_size &&
+	    __atomic_load_n(&worker_sleeping, __ATOMIC_SEQ_CST))
+		wake_worker();
+	return 0;
+}
+
+void exporter_count_untraceable(void)
+{
+	ADD(dropped_untraceable, 1);
+}
+
+void exporter_get_stats(struct exporter_stats *out)
+{
+	out->submitted = __atomic_load_n(&stats.submitted, __ATOMIC_RELAXED);
+	out->exported = __atomic_load_n(&stats.exported, __ATOMIC_RELAXED);
+	out->dropped_queue_full =
+		__atomic_load_n(&stats.dropped_queue_full, __ATOMIC_RELAXED);
+	out->dropped_shutdown =
+		__atomic_load_n(&stats.dropped_shutdown, __ATOMIC_RELAXED);
+	out->dropped_export =
+		__atomic_load_n(&stats.dropped_export, __ATOMIC_RELAXED);
+	out->dropped_rejected =
+		__atomic_load_n(&stats.dropped_rejected, __ATOMIC_RELAXED);
+	out->dropped_untraceable =
+		__atomic_load_n(&stats.dropped_untraceable, __ATOMIC_RELAXED);
+}
+
+static void report(void)
+{
+	struct exporter_stats s;
+	uint64_t pending;
+
+	exporter_get_stats(&s);
+	pending = s.submitted - s.exported - s.dropped_export -
+		  s.dropped_rejected;
+	if (s.submitted < s.exported + s.dropped_export + s.dropped_rejected)
+		pending = 0;
+	uint64_t dropped = s.dropped_queue_full + s.dropped_shutdown +
+			   s.dropped_export + s.dropped_rejected +
+			   s.dropped_untraceable + pending;
+	if (dropped)
+		otel_log(LOG_WARN,
+			 "%llu spans dropped (queue full %llu, export failed "
+			 "%llu, rejected by the collector %llu, not exported "
+			 "before the exit deadline %llu, after shutdown %llu, "
+			 "untraceable %llu); %llu exported",
+			 (unsigned long long)dropped,
+			 (unsigned long long)s.dropped_queue_full,
+			 (unsigned long long)s.dropped_export,
+			 (unsigned long long)s.dropped_rejected,
+			 (unsigned long long)pending,
+			 (unsigned long long)s.dropped_shutdown,
+			 (unsigned long long)s.dropped_untraceable,
+			 (unsigned long long)s.exported);
+	else
+		otel_log(LOG_DEBUG, "%llu spans exported",
+			 (unsigned long long)s.exported);
+}
+
+void exporter_shutdown(void)
+{
+	int expected = STATE_RUNNING;
+
+	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != STATE_RUNNING)
+		return;
+	if (__atomic_load_n(&thread_state, __ATOMIC_ACQUIRE) !=
+		    THREAD_NONE &&
+	    __atomic_load_n(&thread_state, __ATOMIC_ACQUIRE) !=
+		    THREAD_FAILED) {
+		uint64_t deadline = now_ns() + (uint64_t)cfg.exit_flush_timeout_ms *
+						       1000000u;
+		__atomic_store_n(&flush_deadline_ns, deadline,
+				 __ATOMIC_RELEASE);
+		uint32_t req = __atomic_add_fetch(&flush_req, 1,
+						  __ATOMIC_ACQ_REL);
+		futex_wake(&flush_req);
+		wake_worker();
+		for (;;) {
+			uint32_t done = __atomic_load_n(&flush_done,
+							__ATOMIC_ACQUIRE);
+			uint64_t now = now_ns();
+			if (done == req || now >= deadline)
+				break;
+			futex_wait(&flush_done, done, deadline - now);
+		}
+	}
+	if (!__atomic_compare_exchange_n(&state, &expected, STATE_SHUTDOWN, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	report();
+}
+
+void exporter_atfork_prepare(void)
+{
+	/* Nothing to lock: the queue and the handshakes are lock-free. */
+}
+
+void exporter_atfork_parent(void)
+{
+}
+
+void exporter_atfork_child(void)
+{
+	/*
+	 * The exporter thread does not exist here. The parent exports what it
+	 * had queued; the child starts afresh, with its own thread (and its
+	 * own process.pid) on its first span. The collector connection is the
+	 * parent's: close our copy of the descriptor.
+	 */
+	if (__atomic_load_n(&thread_state, __ATOMIC_RELAXED) ==
+	    THREAD_RUNNING)
+		otlp_http_close(&http);
+	else
+		otlp_http_forget(&http);
+	if (queue.cap)
+		queue_reset(&queue);
+	memset(&stats, 0, sizeof(stats));
+	wake_seq = 0;
+	worker_sleeping = 0;
+	flush_req = 0;
+	flush_done = 0;
+	export_failing = 0;
+	__atomic_store_n(&thread_state, THREAD_NONE, __ATOMIC_RELEASE);
+}

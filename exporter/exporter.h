@@ -213,8 +213,16 @@ struct exporter_stats {
 	uint64_t dropped_shutdown;	/* submitted after shutdown/disable */
 	uint64_t dropped_export;	/* export failed after retries */
 	uint64_t dropped_rejected;	/* partial success: rejected_spans */
+	uint64_t dropped_untraceable;	/* a client could not finish a span
+					   (e.g. a head too large to parse) */
 };
 void exporter_get_stats(struct exporter_stats *out);
+
+/*
+ * A client started a span it cannot finish (it lost track of the protocol):
+ * count it as dropped so that nothing is lost silently. Lock-free.
+ */
+void exporter_count_untraceable(void);
 
 /*
  * Called once by the exporter thread before anything else, so that a client

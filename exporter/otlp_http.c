@@ -1,1 +1,479 @@
-/* placeholder: written in a following commit */
+/*
+ * otlp_http.c - the OTLP/HTTP transport (see otlp_http.h).
+ *
+ * A deliberately small HTTP/1.1 client: it speaks to one collector, sends
+ * one request at a time, and understands just enough of the answer (status,
+ * Content-Length or chunked or close-delimited body, Connection: close,
+ * Retry-After) to follow SPEC.md section 3. Sends use MSG_NOSIGNAL: a
+ * collector that goes away must never raise SIGPIPE in the traced program.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "otlp_http.h"
+
+uint64_t otlp_http_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int remaining_ms(uint64_t deadline_ns)
+{
+	uint64_t now = otlp_http_now_ns();
+
+	if (now >= deadline_ns)
+		return 0;
+	uint64_t ms = (deadline_ns - now + 999999) / 1000000;
+	return ms > 60 * 60 * 1000 ? 60 * 60 * 1000 : (int)ms;
+}
+
+/* ---- OTEL_EXPORTER_OTLP_HEADERS ------------------------------------------ */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decode and trim s[0..n) into out; -1 on a bad escape. */
+static int decode(const char *s, size_t n, char *out, size_t cap,
+		  size_t *out_len)
+{
+	size_t k = 0;
+
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return -1;
+			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (k + 1 >= cap)
+			return -1;
+		out[k++] = (char)c;
+	}
+	out[k] = '\0';
+	*out_len = k;
+	return 0;
+}
+
+static int is_token(const char *s, size_t n)
+{
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)))
+			return 0;
+	}
+	return 1;
+}
+
+static int field_value_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int build_headers(char *out, size_t cap, const char *spec)
+{
+	size_t used = 0;
+	const char *p = spec;
+
+	out[0] = '\0';
+	while (*p) {
+		const char *end = p + strcspn(p, ",");
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		char key[256], val[1024];
+		size_t kl, vl;
+
+		if (end == p || strspn(p, " \t") == (size_t)(end - p)) {
+			p = *end ? end + 1 : end;	/* empty member */
+			continue;
+		}
+		if (!eq)
+			return -1;
+		if (decode(p, (size_t)(eq - p), key, sizeof(key), &kl) < 0 ||
+		    decode(eq + 1, (size_t)(end - eq - 1), val, sizeof(val),
+			   &vl) < 0)
+			return -1;
+		if (!is_token(key, kl) || !field_value_ok(val, vl))
+			return -1;
+		int w = snprintf(out + used, cap - used, "%s: %s\r\n", key,
+				 val);
+		if (w < 0 || (size_t)w >= cap - used)
+			return -1;
+		used += (size_t)w;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+void otlp_http_init(struct otlp_http *h, const struct exporter_config *cfg)
+{
+	h->fd = -1;
+	snprintf(h->host, sizeof(h->host), "%s", cfg->endpoint_host);
+	h->port = cfg->endpoint_port;
+	snprintf(h->path, sizeof(h->path), "%s", cfg->endpoint_path);
+	if (build_headers(h->extra_headers, sizeof(h->extra_headers),
+			  cfg->headers) < 0) {
+		/* Never echo the value: it usually holds credentials. */
+		otel_log(LOG_WARN, "OTEL_EXPORTER_OTLP_HEADERS is malformed "
+				   "(expected key=value pairs separated by "
+				   "commas); ignoring it");
+		h->extra_headers[0] = '\0';
+	}
+}
+
+/* ---- connection ------------------------------------------------------------ */
+
+void otlp_http_close(struct otlp_http *h)
+{
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+}
+
+void otlp_http_forget(struct otlp_http *h)
+{
+	h->fd = -1;
+}
+
+static int wait_fd(int fd, short events, uint64_t deadline_ns)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	for (;;) {
+		int ms = remaining_ms(deadline_ns);
+		if (ms == 0)
+			return -ETIMEDOUT;
+		int r = poll(&p, 1, ms);
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai, *a;
+	char port[8];
+	int err = -ECONNREFUSED;
+
+	snprintf(port, sizeof(port), "%u", h->port);
+	int g = getaddrinfo(h->host, port, &hints, &ai);
+	if (g != 0)
+		return g == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	for (a = ai; a; a = a->ai_next) {
+		int fd = socket(a->ai_family,
+				a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				a->ai_protocol);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+			h->fd = fd;
+			break;
+		}
+		if (errno != EINPROGRESS) {
+			err = -errno;
+			close(fd);
+			continue;
+		}
+		err = wait_fd(fd, POLLOUT, deadline_ns);
+		if (err == 0) {
+			int soerr = 0;
+			socklen_t sl = sizeof(soerr);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			err = -soerr;
+		}
+		if (err == 0) {
+			h->fd = fd;
+			break;
+		}
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return h->fd >= 0 ? 0 : err;
+}
+
+static int send_all(int fd, struct iovec *iov, int n, uint64_t deadline_ns)
+{
+	while (n > 0) {
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			int r = wait_fd(fd, POLLOUT, deadline_ns);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		size_t left = (size_t)w;
+		while (n > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+/* ---- response ------------------------------------------------------------ */
+
+struct resp_head {
+	int status;
+	long long content_length;	/* -1 absent */
+	int chunked;
+	int close;
+	int retry_after_s;
+	size_t head_len;
+};
+
+static const char *find_head_end(const char *b, size_t n)
+{
+	for (size_t i = 0; i + 3 < n; i++)
+		if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' &&
+		    b[i + 3] == '\n')
+			return b + i + 4;
+	return NULL;
+}
+
+static int parse_head(const char *b, size_t n, struct resp_head *rh)
+{
+	const char *end = find_head_end(b, n);
+
+	if (!end)
+		return -2;
+	memset(rh, 0, sizeof(*rh));
+	rh->content_length = -1;
+	rh->retry_after_s = -1;
+	rh->head_len = (size_t)(end - b);
+	if (n < 12 || strncmp(b, "HTTP/1.", 7) ||
+	    !isdigit((unsigned char)b[9]) || !isdigit((unsigned char)b[10]) ||
+	    !isdigit((unsigned char)b[11]))
+		return -1;
+	rh->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	if (b[7] == '0')
+		rh->close = 1;
+	const char *line = memchr(b, '\n', rh->head_len) + 1;
+	while (line < end - 2) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon) {
+			size_t nl = (size_t)(colon - line);
+			const char *v = colon + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (nl == 14 && !strncasecmp(line, "content-length", nl))
+				rh->content_length = strtoll(v, NULL, 10);
+			else if (nl == 17 &&
+				 !strncasecmp(line, "transfer-encoding", nl))
+				rh->chunked = !!strcasestr(v, "chunked");
+			else if (nl == 10 && !strncasecmp(line, "connection", nl))
+				rh->close = !strncasecmp(v, "close", 5);
+			else if (nl == 11 &&
+				 !strncasecmp(line, "retry-after", nl) &&
+				 isdigit((unsigned char)*v))
+				rh->retry_after_s = atoi(v);
+		}
+		line = eol + 1;
+	}
+	return 0;
+}
+
+/* Decode a complete chunked body in place; returns its length or -1/-2. */
+static long dechunk(char *b, size_t n)
+{
+	size_t in = 0, out = 0;
+
+	for (;;) {
+		char *eol = memchr(b + in, '\n', n - in);
+		if (!eol)
+			return -2;
+		unsigned long sz = strtoul(b + in, NULL, 16);
+		in = (size_t)(eol - b) + 1;
+		if (sz == 0) {
+			/* trailers end with an empty line */
+			for (;;) {
+				char *e = memchr(b + in, '\n', n - in);
+				if (!e)
+					return -2;
+				int empty = e == b + in ||
+					    (e == b + in + 1 && b[in] == '\r');
+				in = (size_t)(e - b) + 1;
+				if (empty)
+					return (long)out;
+			}
+		}
+		if (sz > n - in || n - in - sz < 2)
+			return -2;
+		memmove(b + out, b + in, sz);
+		out += sz;
+		in += sz + 2;
+	}
+}
+
+static int read_response(struct otlp_http *h, uint64_t deadline_ns,
+			 struct otlp_http_result *res)
+{
+	size_t got = 0, cap = sizeof(h->resp);
+	struct resp_head rh;
+	int r, have_head = 0;
+
+	for (;;) {
+		if (!have_head) {
+			r = parse_head(h->resp, got, &rh);
+			if (r == -1)
+				return -EPROTO;
+			if (r == 0) {
+				have_head = 1;
+				if (rh.status >= 100 && rh.status < 200) {
+					/* interim: drop it and read on */
+					memmove(h->resp, h->resp + rh.head_len,
+						got - rh.head_len);
+					got -= rh.head_len;
+					have_head = 0;
+					continue;
+				}
+			}
+		}
+		if (have_head) {
+			size_t body = got - rh.head_len;
+			if (rh.chunked) {
+				long k = dechunk(h->resp + rh.head_len, body);
+				if (k >= 0) {
+					res->body_len = (size_t)k;
+					break;
+				}
+			} else if (rh.content_length >= 0 &&
+				   body >= (size_t)rh.content_length) {
+				res->body_len = (size_t)rh.content_length;
+				break;
+			} else if (rh.content_length >= 0 && got == cap) {
+				/* larger than we keep: read and discard */
+				res->body_len = 0;
+				rh.close = 1;
+				break;
+			}
+		}
+		if (got == cap) {
+			if (!have_head)
+				return -EPROTO;
+			res->body_len = 0;
+			rh.close = 1;
+			break;
+		}
+		ssize_t n = recv(h->fd, h->resp + got, cap - got, 0);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			if (have_head && !rh.chunked &&
+			    rh.content_length < 0) {
+				res->body_len = got - rh.head_len;
+				rh.close = 1;
+				break;
+			}
+			return got ? -EPROTO : -ECONNRESET;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		r = wait_fd(h->fd, POLLIN, deadline_ns);
+		if (r < 0)
+			return r;
+	}
+	res->status = rh.status;
+	res->retry_after_s = rh.retry_after_s;
+	res->body = (const uint8_t *)h->resp + rh.head_len;
+	if (rh.close)
+		otlp_http_close(h);
+	return 0;
+}
+
+int otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len,
+		   uint64_t deadline_ns, struct otlp_http_result *res)
+{
+	char head[4096];
+	int r = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	int n = snprintf(head, sizeof(head),
+			 "POST %s HTTP/1.1\r\n"
+			 "Host: %s:%u\r\n"
+			 "User-Agent: otelshim/" OTELSHIM_VERSION "\r\n"
+			 "Content-Type: application/x-protobuf\r\n"
+			 "Content-Length: %zu\r\n"
+			 "%s\r\n",
+			 h->path, h->host, h->port, len, h->extra_headers);
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		res->err = EMSGSIZE;
+		return -EMSGSIZE;
+	}
+	/* A kept-alive connection may have been closed by the collector
+	 * meanwhile: then try once more on a fresh one. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int reused = h->fd >= 0;
+		if (!reused) {
+			r = open_conn(h, deadline_ns);
+			if (r < 0)
+				break;
+		}
+		struct iovec iov[2] = {{head, (size_t)n},
+				       {(void *)body, len}};
+		r = send_all(h->fd, iov, 2, deadline_ns);
+		if (r == 0)
+			r = read_response(h, deadline_ns, res);
+		if (r == 0)
+			return 0;
+		otlp_http_close(h);
+		if (!reused || r == -ETIMEDOUT)
+			break;
+	}
+	res->err = -r;
+	return r;
+}

@@ -1,1 +1,117 @@
-/* placeholder: written in a following commit */
+/*
+ * queue.c - the span queue (see queue.h).
+ *
+ * Slot i's sequence number says whose turn it is: seq == pos means free for
+ * the producer of position pos; seq == pos + 1 means published for the
+ * consumer; the consumer sets it to pos + cap when done.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "queue.h"
+
+int queue_init(struct queue *q, uint32_t cap)
+{
+	size_t bytes = (size_t)cap * sizeof(struct span_record);
+
+	memset(q, 0, sizeof(*q));
+	if (cap == 0)
+		return -EINVAL;
+	q->slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q->slots == MAP_FAILED) {
+		q->slots = NULL;
+		return -ENOMEM;
+	}
+	q->seq = mmap(NULL, (size_t)cap * sizeof(uint64_t),
+		      PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		      0);
+	if (q->seq == MAP_FAILED) {
+		munmap(q->slots, bytes);
+		q->slots = NULL;
+		q->seq = NULL;
+		return -ENOMEM;
+	}
+	q->cap = cap;
+	queue_reset(q);
+	return 0;
+}
+
+void queue_reset(struct queue *q)
+{
+	for (uint32_t i = 0; i < q->cap; i++)
+		__atomic_store_n(&q->seq[i], i, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->tail, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->head, 0, __ATOMIC_RELEASE);
+}
+
+/* Copy only what the record uses: attributes in use and the arena's head. */
+static void copy_record(struct span_record *dst, const struct span_record *r)
+{
+	size_t attrs_end = offsetof(struct span_record, attrs) +
+			   (size_t)r->n_attrs * sizeof(struct span_attr);
+
+	memcpy(dst, r, attrs_end);
+	memcpy(dst->arena, r->arena, r->arena_used);
+}
+
+int queue_push(struct queue *q, const struct span_record *r)
+{
+	uint64_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+	uint32_t i;
+
+	if (!q->cap)
+		return -ENOSPC;
+	for (;;) {
+		i = (uint32_t)(pos % q->cap);
+		uint64_t seq = __atomic_load_n(&q->seq[i], __ATOMIC_ACQUIRE);
+		int64_t diff = (int64_t)(seq - pos);
+		if (diff == 0) {
+			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1,
+							1, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+				break;
+		} else if (diff < 0) {
+			return -ENOSPC;
+		} else {
+			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+		}
+	}
+	copy_record(&q->slots[i], r);
+	__atomic_store_n(&q->seq[i], pos + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+const struct span_record *queue_peek(const struct queue *q, uint32_t i)
+{
+	uint64_t pos = __atomic_load_n(&q->head, __ATOMIC_RELAXED) + i;
+	uint32_t s = (uint32_t)(pos % q->cap);
+
+	if (i >= q->cap)
+		return NULL;
+	if (__atomic_load_n(&q->seq[s], __ATOMIC_ACQUIRE) != pos + 1)
+		return NULL;
+	return &q->slots[s];
+}
+
+uint32_t queue_ready(const struct queue *q)
+{
+	uint32_t n = 0;
+
+	while (n < q->cap && queue_peek(q, n))
+		n++;
+	return n;
+}
+
+void queue_release(struct queue *q, uint32_t n)
+{
+	uint64_t head = __atomic_load_n(&q->head, __ATOMIC_RELAXED);
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t pos = head + k;
+		__atomic_store_n(&q->seq[pos % q->cap], pos + q->cap,
+				 __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&q->head, head + n, __ATOMIC_RELEASE);
+}

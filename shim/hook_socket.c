@@ -1,1 +1,439 @@
-/* placeholder: written in a following commit */
+/*
+ * hook_socket.c - the interposed socket and I/O calls. Each hook is a
+ * trampoline: forward to the real call, and only for a tracked TCP socket
+ * hand the bytes it moved to the connection's protocol tracker.
+ *
+ * Contract of every hook:
+ * - it returns exactly what the real call returned, with the same errno;
+ * - the shim's own calls (guard held) and untracked descriptors (files,
+ *   pipes, Unix and UDP sockets, sockets we never saw created) cost a TLS
+ *   load and a table lookup, then the real call;
+ * - it never reads the program's buffer beyond what the call moved, never
+ *   reads it at all for MSG_PEEK, and never writes to it.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "guard.h"
+#include "http_conn.h"
+#include "init.h"
+#include "real.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- descriptors --------------------------------------------------------- */
+
+static int is_tcp(int domain, int type, int protocol)
+{
+	return (domain == AF_INET || domain == AF_INET6) &&
+	       (type & 0xf) == SOCK_STREAM &&
+	       (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+
+	if (fd < 0 || guard_active() || !init_is_active())
+		return fd;
+	int saved_errno = errno;
+	guard_enter();
+	if (is_tcp(domain, type, protocol))
+		conn_track(fd, domain);
+	else
+		conn_untrack(fd);	/* a stale entry we never saw closed */
+	guard_leave();
+	errno = saved_errno;
+	return fd;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int r = REAL(connect)(fd, sa, len);
+	struct conn *c;
+
+	if (guard_active() || !(c = conn_get(fd)))
+		return r;
+	int saved_errno = errno;
+	/* In progress (non-blocking, or interrupted) still connects. */
+	if ((r == 0 || saved_errno == EINPROGRESS || saved_errno == EINTR) &&
+	    c->role == CONN_ROLE_NONE) {
+		guard_enter();
+		conn_set_peer(c, CONN_ROLE_CLIENT, sa, len);
+		guard_leave();
+	}
+	errno = saved_errno;
+	return r;
+}
+
+/*
+ * The accepted socket is tracked only if the listening one is: both are
+ * TCP then. When the program does not ask for the peer address we pass our
+ * own buffer, which changes nothing the program can see.
+ */
+static int accepted(int lfd, int fd, struct sockaddr *sa, socklen_t *len,
+		    struct sockaddr_storage *own, socklen_t own_len)
+{
+	struct conn *l = conn_get(lfd);
+
+	if (fd < 0)
+		return fd;
+	int saved_errno = errno;
+	guard_enter();
+	if (l) {
+		struct conn *c = conn_track(fd, l->family);
+		if (c) {
+			if (sa)
+				conn_set_peer(c, CONN_ROLE_SERVER, sa, *len);
+			else
+				conn_set_peer(c, CONN_ROLE_SERVER,
+					      (struct sockaddr *)own, own_len);
+		}
+	} else {
+		conn_untrack(fd);
+	}
+	guard_leave();
+	errno = saved_errno;
+	return fd;
+}
+
+EXPORT int accept(int lfd, struct sockaddr *sa, socklen_t *len)
+{
+	struct sockaddr_storage own;
+	socklen_t own_len = sizeof(own);
+
+	if (guard_active() || !init_is_active())
+		return REAL(accept)(lfd, sa, len);
+	int fd = sa ? REAL(accept)(lfd, sa, len)
+		    : REAL(accept)(lfd, (struct sockaddr *)&own, &own_len);
+	return accepted(lfd, fd, sa, len, &own, own_len);
+}
+
+EXPORT int accept4(int lfd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	struct sockaddr_storage own;
+	socklen_t own_len = sizeof(own);
+
+	if (guard_active() || !init_is_active())
+		return REAL(accept4)(lfd, sa, len, flags);
+	int fd = sa ? REAL(accept4)(lfd, sa, len, flags)
+		    : REAL(accept4)(lfd, (struct sockaddr *)&own, &own_len,
+				    flags);
+	return accepted(lfd, fd, sa, len, &own, own_len);
+}
+
+/*
+ * The entry is dropped before the real close: once close returns, another
+ * thread may get the same number from socket() and its fresh entry must not
+ * be wiped by us.
+ */
+EXPORT int close(int fd)
+{
+	if (!guard_active() && conn_get(fd)) {
+		int saved_errno = errno;
+		guard_enter();
+		conn_untrack(fd);
+		guard_leave();
+		errno = saved_errno;
+	}
+	return REAL(close)(fd);
+}
+
+static int duplicated(int oldfd, int newfd)
+{
+	if (newfd < 0 || guard_active())
+		return newfd;
+	int saved_errno = errno;
+	guard_enter();
+	conn_dup(oldfd, newfd);
+	guard_leave();
+	errno = saved_errno;
+	return newfd;
+}
+
+EXPORT int dup(int fd)
+{
+	return duplicated(fd, REAL(dup)(fd));
+}
+
+EXPORT int dup2(int fd, int fd2)
+{
+	int r = REAL(dup2)(fd, fd2);
+
+	return fd == fd2 ? r : duplicated(fd, r);
+}
+
+EXPORT int dup3(int fd, int fd2, int flags)
+{
+	return duplicated(fd, REAL(dup3)(fd, fd2, flags));
+}
+
+/* ---- bytes out ------------------------------------------------------------ */
+
+/*
+ * After a send-like call on a tracked socket: feed the bytes that left, or
+ * report a hard error. errno is restored by the caller.
+ */
+static void sent(struct conn *c, const struct iovec *iov, int iovcnt,
+		 ssize_t n, int err, uint64_t t)
+{
+	guard_enter();
+	if (n > 0)
+		http_conn_on_send(c, iov, iovcnt, (size_t)n, t);
+	else if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
+		http_conn_on_error(c, err, t);
+	guard_leave();
+}
+
+/* The connection to trace for fd, or NULL for a pass-through. */
+static inline struct conn *traced(int fd)
+{
+	struct conn *c;
+
+	if (guard_active() || !(c = conn_get(fd)))
+		return NULL;
+	if (__atomic_load_n(&c->proto, __ATOMIC_RELAXED) == CONN_PROTO_OTHER)
+		return NULL;
+	return c;
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(send)(fd, buf, len, flags);
+	uint64_t t = clock_real_ns();
+	ssize_t n = REAL(send)(fd, buf, len, flags);
+	int saved_errno = errno;
+	struct iovec v = {(void *)buf, len};
+	sent(c, &v, 1, n, saved_errno, t);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+		      const struct sockaddr *sa, socklen_t salen)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(sendto)(fd, buf, len, flags, sa, salen);
+	uint64_t t = clock_real_ns();
+	ssize_t n = REAL(sendto)(fd, buf, len, flags, sa, salen);
+	int saved_errno = errno;
+	struct iovec v = {(void *)buf, len};
+	sent(c, &v, 1, n, saved_errno, t);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(sendmsg)(fd, msg, flags);
+	uint64_t t = clock_real_ns();
+	ssize_t n = REAL(sendmsg)(fd, msg, flags);
+	int saved_errno = errno;
+	sent(c, msg->msg_iov, (int)msg->msg_iovlen, n, saved_errno, t);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(write)(fd, buf, len);
+	uint64_t t = clock_real_ns();
+	ssize_t n = REAL(write)(fd, buf, len);
+	int saved_errno = errno;
+	struct iovec v = {(void *)buf, len};
+	sent(c, &v, 1, n, saved_errno, t);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(writev)(fd, iov, iovcnt);
+	uint64_t t = clock_real_ns();
+	ssize_t n = REAL(writev)(fd, iov, iovcnt);
+	int saved_errno = errno;
+	sent(c, iov, iovcnt, n, saved_errno, t);
+	errno = saved_errno;
+	return n;
+}
+
+/* ---- bytes in ------------------------------------------------------------- */
+
+/*
+ * After a receive-like call on a tracked socket. want is the room the
+ * program offered: a 0 return with room is the peer's EOF, with none it is
+ * not. errno is restored by the caller.
+ */
+static void received(struct conn *c, const struct iovec *iov, int iovcnt,
+		     ssize_t n, size_t want, int err)
+{
+	uint64_t t = clock_real_ns();
+
+	guard_enter();
+	if (n > 0)
+		http_conn_on_recv(c, iov, iovcnt, (size_t)n, t);
+	else if (n == 0 && want > 0)
+		http_conn_on_eof(c, t);
+	else if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
+		http_conn_on_error(c, err, t);
+	guard_leave();
+}
+
+/* MSG_PEEK leaves the bytes for the next call; MSG_TRUNC may not copy them. */
+static inline struct conn *traced_recv(int fd, int flags)
+{
+	return flags & (MSG_PEEK | MSG_TRUNC) ? NULL : traced(fd);
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	struct conn *c = traced_recv(fd, flags);
+
+	if (!c)
+		return REAL(recv)(fd, buf, len, flags);
+	ssize_t n = REAL(recv)(fd, buf, len, flags);
+	int saved_errno = errno;
+	struct iovec v = {buf, len};
+	received(c, &v, 1, n, len, saved_errno);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+			struct sockaddr *sa, socklen_t *salen)
+{
+	struct conn *c = traced_recv(fd, flags);
+
+	if (!c)
+		return REAL(recvfrom)(fd, buf, len, flags, sa, salen);
+	ssize_t n = REAL(recvfrom)(fd, buf, len, flags, sa, salen);
+	int saved_errno = errno;
+	struct iovec v = {buf, len};
+	received(c, &v, 1, n, len, saved_errno);
+	errno = saved_errno;
+	return n;
+}
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct conn *c = traced_recv(fd, flags);
+
+	if (!c)
+		return REAL(recvmsg)(fd, msg, flags);
+	ssize_t n = REAL(recvmsg)(fd, msg, flags);
+	int saved_errno = errno;
+	received(c, msg->msg_iov, (int)msg->msg_iovlen, n,
+		 iov_total(msg->msg_iov, (int)msg->msg_iovlen), saved_errno);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(read)(fd, buf, len);
+	ssize_t n = REAL(read)(fd, buf, len);
+	int saved_errno = errno;
+	struct iovec v = {buf, len};
+	received(c, &v, 1, n, len, saved_errno);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(readv)(fd, iov, iovcnt);
+	ssize_t n = REAL(readv)(fd, iov, iovcnt);
+	int saved_errno = errno;
+	received(c, iov, iovcnt, n, iov_total(iov, iovcnt), saved_errno);
+	errno = saved_errno;
+	return n;
+}
+
+/*
+ * The fortified variants of Debian's hardened binaries (-D_FORTIFY_SOURCE).
+ * glibc declares them only inside its fortify headers, so we do here.
+ */
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
+		       int flags, struct sockaddr *sa, socklen_t *salen);
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	struct conn *c = traced(fd);
+
+	if (!c)
+		return REAL(read_chk)(fd, buf, len, buflen);
+	ssize_t n = REAL(read_chk)(fd, buf, len, buflen);
+	int saved_errno = errno;
+	struct iovec v = {buf, len};
+	received(c, &v, 1, n, len, saved_errno);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
+			  int flags)
+{
+	struct conn *c = traced_recv(fd, flags);
+
+	if (!c)
+		return REAL(recv_chk)(fd, buf, len, buflen, flags);
+	ssize_t n = REAL(recv_chk)(fd, buf, len, buflen, flags);
+	int saved_errno = errno;
+	struct iovec v = {buf, len};
+	received(c, &v, 1, n, len, saved_errno);
+	errno = saved_errno;
+	return n;
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
+			      int flags, struct sockaddr *sa,
+			      socklen_t *salen)
+{
+	struct conn *c = traced_recv(fd, flags);
+
+	if (!c)
+		return REAL(recvfrom_chk)(fd, buf, len, buflen, flags, sa,
+					  salen);
+	ssize_t n = REAL(recvfrom_chk)(fd, buf, len, buflen, flags, sa, salen);
+	int saved_errno = errno;
+	struct iovec v = {buf, len};
+	received(c, &v, 1, n, len, saved_errno);
+	errno = saved_errno;
+	return n;
+}

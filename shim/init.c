@@ -1,1 +1,81 @@
-/* placeholder: written in a following commit */
+/*
+ * init.c - start-up, exit and fork. Nothing else.
+ *
+ * Hazards handled here:
+ * - init order: hooks run before this constructor (from other libraries'
+ *   constructors) and simply forward, because init_active is still 0;
+ * - the constructor does only cheap work that cannot fail badly: read the
+ *   configuration and register the fork handlers. Symbols are bound lazily
+ *   (real.h) and the exporter thread starts on the first span;
+ * - secure execution (setuid, or /etc/ld.so.preload in a privileged
+ *   program): config_load() reads nothing and the shim stays inert;
+ * - fork: prepare binds every symbol first (so the child never runs dlsym
+ *   under pthread_once) and quiesces the exporter; the child reseeds its id
+ *   generators and drops the parent's queue (the parent exports it);
+ * - exit: the destructor flushes within OTELSHIM_EXIT_FLUSH_TIMEOUT. It runs
+ *   after the program's own atexit handlers, so their spans are flushed too.
+ */
+#include <pthread.h>
+
+#include "config.h"
+#include "exporter.h"
+#include "guard.h"
+#include "init.h"
+#include "real.h"
+#include "span.h"
+
+int init_active;
+
+/* The exporter thread never traces itself. */
+static void exporter_thread_start(void)
+{
+	guard_enter();
+}
+
+static void fork_prepare(void)
+{
+	guard_enter();
+	real_bind();
+	exporter_atfork_prepare();
+}
+
+static void fork_parent(void)
+{
+	exporter_atfork_parent();
+	guard_leave();
+}
+
+static void fork_child(void)
+{
+	span_after_fork();
+	exporter_atfork_child();
+	guard_leave();
+}
+
+__attribute__((constructor)) static void init(void)
+{
+	const struct config *cfg;
+
+	config_load();
+	cfg = config_get();
+	if (cfg->secure || cfg->disabled)
+		return;
+	if (exporter_init(&cfg->exporter) < 0)
+		return;
+	exporter_set_thread_hook(exporter_thread_start);
+	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
+		otel_log(LOG_ERROR, "cannot register fork handlers; tracing is "
+				    "off");
+		return;
+	}
+	__atomic_store_n(&init_active, 1, __ATOMIC_RELEASE);
+}
+
+__attribute__((destructor)) static void fini(void)
+{
+	if (!__atomic_load_n(&init_active, __ATOMIC_ACQUIRE))
+		return;
+	guard_enter();
+	exporter_shutdown();
+	guard_leave();
+}

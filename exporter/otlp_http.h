@@ -1,0 +1,56 @@
+/*
+ * otlp_http.h - the OTLP/HTTP transport: one kept-alive HTTP/1.1 connection
+ * to the collector, POSTs of application/x-protobuf bodies with a deadline,
+ * and the response status, Retry-After and body.
+ *
+ * Exporter thread only. Every socket is opened with SOCK_CLOEXEC and used
+ * non-blocking with poll(2), so no call waits past the deadline.
+ */
+#ifndef OTELSHIM_OTLP_HTTP_H
+#define OTELSHIM_OTLP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exporter.h"
+
+struct otlp_http {
+	int fd;				/* -1 when not connected */
+	char host[256];
+	uint16_t port;
+	char path[512];
+	char extra_headers[2048];	/* "Name: value\r\n"..., validated */
+	char resp[65536];		/* response head and body */
+};
+
+struct otlp_http_result {
+	int status;			/* HTTP status, 0 if none */
+	int err;			/* errno-style, 0 if a status came */
+	int retry_after_s;		/* -1 if absent */
+	const uint8_t *body;		/* into the struct's buffer */
+	size_t body_len;
+};
+
+/*
+ * Set up from the configuration. Malformed OTEL_EXPORTER_OTLP_HEADERS gets
+ * one warning (never with the values, which may be secrets) and is ignored.
+ */
+void otlp_http_init(struct otlp_http *h, const struct exporter_config *cfg);
+
+/*
+ * POST body to the endpoint and read the answer, all before deadline_ns
+ * (CLOCK_MONOTONIC). Reconnects once if a kept-alive connection turns out to
+ * be closed. Returns 0 with res->status set, or -errno with res->err set.
+ */
+int otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len,
+		   uint64_t deadline_ns, struct otlp_http_result *res);
+
+/* Close the connection (after fork in the child it is the parent's). */
+void otlp_http_close(struct otlp_http *h);
+
+/* Forget the connection without closing it (the child after fork). */
+void otlp_http_forget(struct otlp_http *h);
+
+uint64_t otlp_http_now_ns(void);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * queue.h - the bounded queue between the threads that finish spans and the
+ * exporter thread: a ring of fixed-size span records, many producers, one
+ * consumer, no locks (a per-slot sequence number, after Dmitry Vyukov's
+ * bounded MPMC queue).
+ *
+ * A producer claims a slot with one compare-and-swap, copies the used part
+ * of its record and publishes it; when the ring is full it fails at once
+ * (the caller counts the drop). The consumer reads published records in
+ * place and releases them after encoding, so a record is copied once.
+ *
+ * Memory: the records live in an anonymous mapping that is touched only as
+ * slots are used; the sequence numbers are a separate small array.
+ */
+#ifndef OTELSHIM_QUEUE_H
+#define OTELSHIM_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exporter.h"
+
+struct queue {
+	uint64_t *seq;			/* per slot */
+	struct span_record *slots;
+	uint32_t cap;
+	uint64_t tail __attribute__((aligned(64)));	/* producers */
+	uint64_t head __attribute__((aligned(64)));	/* the consumer */
+};
+
+/* Map a queue of cap slots. Returns 0 or -errno. */
+int queue_init(struct queue *q, uint32_t cap);
+
+/* Forget every record (the child after fork, and tests). */
+void queue_reset(struct queue *q);
+
+/* Copy r in. Returns 0, or -ENOSPC when full. Any thread; never blocks. */
+int queue_push(struct queue *q, const struct span_record *r);
+
+/* Records ready for the consumer (a lower bound while producers run). */
+uint32_t queue_ready(const struct queue *q);
+
+/*
+ * Consumer only: the i-th record after the head, or NULL if it is not yet
+ * published. Valid until queue_release().
+ */
+const struct span_record *queue_peek(const struct queue *q, uint32_t i);
+
+/* Consumer only: give the first n records back to the producers. */
+void queue_release(struct queue *q, uint32_t n);
+
+/* Approximate number of queued records, for wake-up decisions. */
+static inline uint32_t queue_size(const struct queue *q)
+{
+	uint64_t t = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+	uint64_t h = __atomic_load_n(&q->head, __ATOMIC_RELAXED);
+
+	return t > h ? (uint32_t)(t - h) : 0;
+}
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * conn.h - what the shim knows about each TCP socket of the program.
+ *
+ * An fd-indexed table (two levels, chunks mapped on first use) points to
+ * connection objects from a pool of fixed-size slots. Only TCP sockets over
+ * IPv4 and IPv6 get an object; for every other descriptor (files, pipes, Unix
+ * and UDP sockets) conn_get() returns NULL after two loads, and the hook
+ * passes the call straight through. dup*() makes two descriptors share one
+ * object (reference counted); close() detaches a descriptor, and the last
+ * detach finishes what the connection had in flight.
+ *
+ * Memory: chunks are mmap'ed once and never unmapped, so a stale pointer held
+ * by a racing thread (a program using an fd while closing it) points to valid
+ * memory, at worst to a reused slot. Allocation takes no lock (a bitmap with
+ * atomic operations) and never calls malloc. Past CONN_MAX_FDS descriptors or
+ * CONN_MAX_CONNS live connections, sockets are simply not traced.
+ *
+ * Threading: any thread. A connection's protocol state assumes that one
+ * thread at a time sends, and one at a time receives, on a socket, which is
+ * what every HTTP/1.x program does.
+ */
+#ifndef OTELSHIM_CONN_H
+#define OTELSHIM_CONN_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http_conn.h"
+
+#define CONN_FD_CHUNK_BITS 12
+#define CONN_MAX_FDS (1 << 20)
+#define CONN_POOL_CHUNK 64
+#define CONN_MAX_CONNS (64 * 1024)
+
+enum conn_proto {
+	CONN_PROTO_DETECT = 0,	/* no byte seen yet */
+	CONN_PROTO_HTTP,	/* HTTP/1.x, tracked */
+	CONN_PROTO_OTHER,	/* anything else: pass-through forever */
+};
+
+enum conn_role {
+	CONN_ROLE_NONE = 0,	/* socket() done, not connected */
+	CONN_ROLE_CLIENT,	/* connect() */
+	CONN_ROLE_SERVER,	/* accept() */
+};
+
+struct conn {
+	int refs;		/* descriptors pointing here */
+	uint8_t proto;		/* enum conn_proto */
+	uint8_t role;		/* enum conn_role */
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint16_t peer_port;
+	char peer_addr[48];	/* numeric, formatted once at connect/accept */
+	char peer_authority[56];	/* "addr:port", "[v6]:port" */
+	uint32_t pool_slot;	/* where the object lives in the pool */
+	struct http_conn http;
+};
+
+extern struct conn **conn_fd_chunks[CONN_MAX_FDS >> CONN_FD_CHUNK_BITS];
+
+/* The connection of fd, or NULL when fd is not a tracked TCP socket. */
+static inline struct conn *conn_get(int fd)
+{
+	struct conn **chunk;
+
+	if ((unsigned)fd >= CONN_MAX_FDS)
+		return NULL;
+	chunk = __atomic_load_n(&conn_fd_chunks[fd >> CONN_FD_CHUNK_BITS],
+				__ATOMIC_ACQUIRE);
+	if (!chunk)
+		return NULL;
+	return __atomic_load_n(&chunk[fd & ((1 << CONN_FD_CHUNK_BITS) - 1)],
+				__ATOMIC_ACQUIRE);
+}
+
+/*
+ * Start tracking fd as a new TCP socket of the given family. Replaces (and
+ * releases) whatever fd pointed to. Returns the connection, or NULL when the
+ * table or pool is full (the socket is then not traced).
+ */
+struct conn *conn_track(int fd, int family);
+
+/* Record the peer and the role once connected or accepted. */
+void conn_set_peer(struct conn *c, int role, const struct sockaddr *sa,
+		   socklen_t len);
+
+/* fd no longer refers to its connection (close, or dup2 over it). */
+void conn_untrack(int fd);
+
+/* newfd now refers to the same connection as oldfd (dup, dup2, dup3). */
+void conn_dup(int oldfd, int newfd);
+
+/* Drop everything (used by unit tests). */
+void conn_reset_all(void);
+
+#endif

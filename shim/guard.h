@@ -1,0 +1,31 @@
+/*
+ * guard.h - the thread-local reentrancy guard that makes the shim invisible
+ * to itself. While it is held, every hook is a plain pass-through: the
+ * shim's own I/O (logging, the exporter's socket) is never traced, and a
+ * hook that calls into libc cannot recurse into a hook.
+ *
+ * The exporter thread takes the guard at its start and never releases it.
+ * The variable uses the initial-exec TLS model (the shim is loaded at
+ * start-up by LD_PRELOAD, never dlopen'ed), so reading it is one load.
+ */
+#ifndef OTELSHIM_GUARD_H
+#define OTELSHIM_GUARD_H
+
+extern __thread int guard_depth __attribute__((tls_model("initial-exec")));
+
+static inline int guard_active(void)
+{
+	return guard_depth != 0;
+}
+
+static inline void guard_enter(void)
+{
+	guard_depth++;
+}
+
+static inline void guard_leave(void)
+{
+	guard_depth--;
+}
+
+#endif
