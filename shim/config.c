@@ -321,6 +321,55 @@ static void parse_sampler(struct parse *p, struct config *c)
 	sampler_init(&c->sampler, root, parent_based, ratio);
 }
 
+/*
+ * OTEL_PROPAGATORS: a comma list, de-duplicated; "none" alone disables
+ * propagation; unknown entries are skipped with a warning (SPEC.md 1.2).
+ */
+static unsigned parse_propagators(struct parse *p)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} table[] = {
+		{"tracecontext", PROPAGATE_TRACECONTEXT},
+		{"baggage", PROPAGATE_BAGGAGE},
+		{"b3", PROPAGATE_B3},
+		{"b3multi", PROPAGATE_B3MULTI},
+		{"none", 0},
+	};
+	const char *v = get(p, "OTEL_PROPAGATORS");
+	unsigned bits = 0;
+
+	if (!v)
+		return PROPAGATE_TRACECONTEXT | PROPAGATE_BAGGAGE;
+	for (const char *s = v; *s;) {
+		size_t n = strcspn(s, ",");
+		const char *e = s + n;
+		while (s < e && isspace((unsigned char)*s))
+			s++;
+		while (e > s && isspace((unsigned char)e[-1]))
+			e--;
+		if (e > s) {
+			size_t i, len = (size_t)(e - s);
+			for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+				if (strlen(table[i].name) == len &&
+				    !strncasecmp(s, table[i].name, len))
+					break;
+			if (i < sizeof(table) / sizeof(table[0]))
+				bits |= table[i].bit;
+			else
+				warn(p, "OTEL_PROPAGATORS='%s': '%.*s' is not "
+					"supported (tracecontext, baggage, b3, "
+					"b3multi, none); skipping it",
+				     v, (int)len, s);
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return bits;
+}
+
 static enum log_level parse_log_level(struct parse *p)
 {
 	static const struct {
@@ -359,6 +408,7 @@ int config_parse(struct config *c, const char *(*lookup)(const char *name))
 		warn(&p, "OTEL_CONFIG_FILE is not supported; using the "
 			 "environment variables");
 	parse_sampler(&p, c);
+	c->propagators = parse_propagators(&p);
 
 	parse_exporter_kind(&p, e);
 	parse_protocol(&p);
@@ -396,6 +446,10 @@ int config_parse(struct config *c, const char *(*lookup)(const char *name))
 				     "OTEL_ATTRIBUTE_COUNT_LIMIT"),
 			   128, 0);
 
+	copy(c->env_traceparent, sizeof(c->env_traceparent),
+	     get(&p, "TRACEPARENT"));
+	copy(c->env_tracestate, sizeof(c->env_tracestate),
+	     get(&p, "TRACESTATE"));
 	copy(e->service_name, sizeof(e->service_name),
 	     get(&p, "OTEL_SERVICE_NAME"));
 	const char *ra = get(&p, "OTEL_RESOURCE_ATTRIBUTES");

@@ -13,12 +13,22 @@
 #include "exporter.h"
 #include "sampler.h"
 
+/* OTEL_PROPAGATORS bits */
+#define PROPAGATE_TRACECONTEXT 0x1u
+#define PROPAGATE_BAGGAGE 0x2u
+#define PROPAGATE_B3 0x4u		/* single header */
+#define PROPAGATE_B3MULTI 0x8u
+
 struct config {
 	int disabled;		/* OTEL_SDK_DISABLED=true or secure execution */
 	int secure;		/* AT_SECURE: nothing read, nothing done */
 	struct sampler sampler;
+	unsigned propagators;	/* PROPAGATE_* */
 	enum log_level log_level;
 	struct exporter_config exporter;
+	/* the environment-variable carrier (raw; parsed by envcarrier.c) */
+	char env_traceparent[128];
+	char env_tracestate[512];
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	    c->role == CONN_ROLE_NONE) {
 		guard_enter();
 		conn_set_peer(c, CONN_ROLE_CLIENT, sa, len);
+		http_conn_on_connect(c);
 		guard_leave();
 	}
 	errno = saved_errno;
@@ -137,6 +139,9 @@ EXPORT int close(int fd)
 	if (!guard_active() && conn_get(fd)) {
 		int saved_errno = errno;
 		guard_enter();
+		struct conn *c = conn_get(fd);
+		if (c && c->refs == 1)
+			http_conn_flush(c, fd);
 		conn_untrack(fd);
 		guard_leave();
 		errno = saved_errno;
@@ -176,18 +181,88 @@ EXPORT int dup3(int fd, int fd2, int flags)
 /* ---- bytes out ------------------------------------------------------------ */
 
 /*
- * After a send-like call on a tracked socket: feed the bytes that left, or
- * report a hard error. errno is restored by the caller.
+ * The program's own call, made again for a slice of its bytes or for bytes
+ * that include our header lines: same function where one buffer suffices,
+ * the vector form (same flags) otherwise.
  */
-static void sent(struct conn *c, const struct iovec *iov, int iovcnt,
-		 ssize_t n, int err, uint64_t t)
+static ssize_t plain_send(const struct http_send_call *call,
+			  const struct iovec *iov, int n)
 {
+	struct msghdr m = {.msg_iov = (struct iovec *)iov,
+			   .msg_iovlen = (size_t)n};
+
+	if (n == 1)
+		return REAL(send)(call->fd, iov->iov_base, iov->iov_len,
+				  call->flags);
+	return REAL(sendmsg)(call->fd, &m, call->flags);
+}
+
+static ssize_t plain_sendto(const struct http_send_call *call,
+			    const struct iovec *iov, int n)
+{
+	struct msghdr m = {.msg_name = (void *)call->name,
+			   .msg_namelen = call->namelen,
+			   .msg_iov = (struct iovec *)iov,
+			   .msg_iovlen = (size_t)n};
+
+	if (n == 1)
+		return REAL(sendto)(call->fd, iov->iov_base, iov->iov_len,
+				    call->flags, call->name, call->namelen);
+	return REAL(sendmsg)(call->fd, &m, call->flags);
+}
+
+static ssize_t plain_sendmsg(const struct http_send_call *call,
+			     const struct iovec *iov, int n)
+{
+	struct msghdr m = *call->msg;
+
+	m.msg_iov = (struct iovec *)iov;
+	m.msg_iovlen = (size_t)n;
+	return REAL(sendmsg)(call->fd, &m, call->flags);
+}
+
+static ssize_t plain_write(const struct http_send_call *call,
+			   const struct iovec *iov, int n)
+{
+	if (n == 1)
+		return REAL(write)(call->fd, iov->iov_base, iov->iov_len);
+	return REAL(writev)(call->fd, iov, n);
+}
+
+static ssize_t plain_writev(const struct http_send_call *call,
+			    const struct iovec *iov, int n)
+{
+	return REAL(writev)(call->fd, iov, n);
+}
+
+/*
+ * A send-like call on a tracked socket. Client connections that may be at
+ * a request head go through the rewriting path; everything else is the
+ * real call, then the bytes it moved are fed to the tracker.
+ */
+static ssize_t sending(struct conn *c, struct http_send_call *call,
+		       const struct iovec *iov, int iovcnt)
+{
+	ssize_t n;
+	int saved_errno;
+
 	guard_enter();
-	if (n > 0)
-		http_conn_on_send(c, iov, iovcnt, (size_t)n, t);
-	else if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
-		http_conn_on_error(c, err, t);
+	if (http_conn_send_intercepts(c)) {
+		n = http_conn_send(c, call, iov, iovcnt);
+		saved_errno = errno;
+	} else {
+		uint64_t t = clock_real_ns();
+		n = call->plain(call, iov, iovcnt);
+		saved_errno = errno;
+		if (n > 0)
+			http_conn_on_send(c, iov, iovcnt, (size_t)n, t);
+		else if (n < 0 && saved_errno != EAGAIN &&
+			 saved_errno != EWOULDBLOCK && saved_errno != EINTR)
+			http_conn_on_error(c, saved_errno, t);
+	}
 	guard_leave();
+	errno = saved_errno;
+	return n;
 }
 
 /* The connection to trace for fd, or NULL for a pass-through. */
@@ -206,15 +281,12 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	struct conn *c = traced(fd);
 
-	if (!c)
+	if (!c || !len)
 		return REAL(send)(fd, buf, len, flags);
-	uint64_t t = clock_real_ns();
-	ssize_t n = REAL(send)(fd, buf, len, flags);
-	int saved_errno = errno;
 	struct iovec v = {(void *)buf, len};
-	sent(c, &v, 1, n, saved_errno, t);
-	errno = saved_errno;
-	return n;
+	struct http_send_call call = {
+		.fd = fd, .flags = flags, .plain = plain_send};
+	return sending(c, &call, &v, 1);
 }
 
 EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
@@ -222,58 +294,103 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 {
 	struct conn *c = traced(fd);
 
-	if (!c)
+	if (!c || !len)
 		return REAL(sendto)(fd, buf, len, flags, sa, salen);
-	uint64_t t = clock_real_ns();
-	ssize_t n = REAL(sendto)(fd, buf, len, flags, sa, salen);
-	int saved_errno = errno;
 	struct iovec v = {(void *)buf, len};
-	sent(c, &v, 1, n, saved_errno, t);
-	errno = saved_errno;
-	return n;
+	struct http_send_call call = {.fd = fd,
+				      .flags = flags,
+				      .name = sa,
+				      .namelen = salen,
+				      .plain = plain_sendto};
+	return sending(c, &call, &v, 1);
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct conn *c = traced(fd);
 
-	if (!c)
+	if (!c || !msg || msg->msg_iovlen == 0 || msg->msg_iovlen > 1024)
 		return REAL(sendmsg)(fd, msg, flags);
-	uint64_t t = clock_real_ns();
-	ssize_t n = REAL(sendmsg)(fd, msg, flags);
-	int saved_errno = errno;
-	sent(c, msg->msg_iov, (int)msg->msg_iovlen, n, saved_errno, t);
-	errno = saved_errno;
-	return n;
+	struct http_send_call call = {
+		.fd = fd, .flags = flags, .msg = msg, .plain = plain_sendmsg};
+	return sending(c, &call, msg->msg_iov, (int)msg->msg_iovlen);
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	struct conn *c = traced(fd);
 
-	if (!c)
+	if (!c || !len)
 		return REAL(write)(fd, buf, len);
-	uint64_t t = clock_real_ns();
-	ssize_t n = REAL(write)(fd, buf, len);
-	int saved_errno = errno;
 	struct iovec v = {(void *)buf, len};
-	sent(c, &v, 1, n, saved_errno, t);
-	errno = saved_errno;
-	return n;
+	struct http_send_call call = {.fd = fd, .plain = plain_write};
+	return sending(c, &call, &v, 1);
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct conn *c = traced(fd);
 
-	if (!c)
+	if (!c || iovcnt <= 0 || iovcnt > 1024)
 		return REAL(writev)(fd, iov, iovcnt);
-	uint64_t t = clock_real_ns();
-	ssize_t n = REAL(writev)(fd, iov, iovcnt);
-	int saved_errno = errno;
-	sent(c, iov, iovcnt, n, saved_errno, t);
-	errno = saved_errno;
+	struct http_send_call call = {.fd = fd, .plain = plain_writev};
+	return sending(c, &call, iov, iovcnt);
+}
+
+/*
+ * sendfile moves body bytes we cannot see; what we owe goes out first (a
+ * client that writes a head and then sends its body from a file).
+ */
+static void sendfiled(struct conn *c, ssize_t n)
+{
+	if (n > 0)
+		http_conn_on_send_opaque(c, (size_t)n, 0);
+}
+
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	struct conn *c = traced(out);
+
+	if (!c)
+		return REAL(sendfile)(out, in, off, count);
+	guard_enter();
+	http_conn_flush(c, out);
+	ssize_t n = REAL(sendfile)(out, in, off, count);
+	int e = errno;
+	sendfiled(c, n);
+	guard_leave();
+	errno = e;
 	return n;
+}
+
+EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	struct conn *c = traced(out);
+
+	if (!c)
+		return REAL(sendfile64)(out, in, off, count);
+	guard_enter();
+	http_conn_flush(c, out);
+	ssize_t n = REAL(sendfile64)(out, in, off, count);
+	int e = errno;
+	sendfiled(c, n);
+	guard_leave();
+	errno = e;
+	return n;
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+	struct conn *c = traced(fd);
+
+	if (c && how != SHUT_RD) {
+		int saved_errno = errno;
+		guard_enter();
+		http_conn_flush(c, fd);
+		guard_leave();
+		errno = saved_errno;
+	}
+	return REAL(shutdown)(fd, how);
 }
 
 /* ---- bytes in ------------------------------------------------------------- */

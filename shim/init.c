@@ -18,6 +18,8 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "context.h"
+#include "envcarrier.h"
 #include "exporter.h"
 #include "guard.h"
 #include "init.h"
@@ -25,6 +27,9 @@
 #include "span.h"
 
 int init_active;
+
+/* TRACESTATE of the environment, which the context points into. */
+static char env_tracestate[TRACESTATE_MAX];
 
 /* The exporter thread never traces itself. */
 static void exporter_thread_start(void)
@@ -63,6 +68,13 @@ __attribute__((constructor)) static void init(void)
 	if (exporter_init(&cfg->exporter) < 0)
 		return;
 	exporter_set_thread_hook(exporter_thread_start);
+	if (cfg->env_traceparent[0]) {
+		struct span_ctx env;
+		envcarrier_parse(cfg->env_traceparent, cfg->env_tracestate,
+				 &env, env_tracestate, sizeof(env_tracestate));
+		if (env.valid)
+			context_set_env(&env);
+	}
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
 		otel_log(LOG_ERROR, "cannot register fork handlers; tracing is "
 				    "off");

@@ -12,6 +12,7 @@
  *   never recurses into itself.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -98,6 +99,70 @@ static ssize_t sys_readv(int fd, const struct iovec *v, int n)
 {
 	return syscall(SYS_readv, fd, v, n);
 }
+static int sys_shutdown(int fd, int how)
+{
+	return (int)syscall(SYS_shutdown, fd, how);
+}
+static ssize_t sys_sendfile(int o, int i, off_t *off, size_t n)
+{
+	return syscall(SYS_sendfile, o, i, off, n);
+}
+static int sys_epoll_wait(int ep, struct epoll_event *ev, int max, int to)
+{
+	return (int)syscall(SYS_epoll_pwait, ep, ev, max, to, NULL, 8);
+}
+static int sys_epoll_pwait(int ep, struct epoll_event *ev, int max, int to,
+			   const sigset_t *ss)
+{
+	return (int)syscall(SYS_epoll_pwait, ep, ev, max, to, ss, 8);
+}
+static int sys_ppoll(struct pollfd *p, nfds_t n, const struct timespec *t,
+		     const sigset_t *ss)
+{
+	return (int)syscall(SYS_ppoll, p, n, t, ss, 8);
+}
+static int sys_poll(struct pollfd *p, nfds_t n, int ms)
+{
+	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
+	return sys_ppoll(p, n, ms < 0 ? NULL : &t, NULL);
+}
+static int sys_poll_chk(struct pollfd *p, nfds_t n, int ms, size_t cap)
+{
+	(void)cap;
+	return sys_poll(p, n, ms);
+}
+static int sys_select(int n, fd_set *r, fd_set *w, fd_set *e,
+		      struct timeval *t)
+{
+	return (int)syscall(SYS_select, n, r, w, e, t);
+}
+static int sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e,
+		       const struct timespec *t, const sigset_t *ss)
+{
+	struct {
+		const sigset_t *ss;
+		size_t len;
+	} data = {ss, 8};
+	return (int)syscall(SYS_pselect6, n, r, w, e, t, ss ? &data : NULL);
+}
+static int sys_execve(const char *p, char *const a[], char *const e[])
+{
+	return (int)syscall(SYS_execve, p, a, e);
+}
+static int no_execvpe(const char *f, char *const a[], char *const e[])
+{
+	(void)f, (void)a, (void)e;
+	errno = ENOSYS;
+	return -1;
+}
+static int no_spawn(pid_t *pid, const char *p,
+		    const posix_spawn_file_actions_t *fa,
+		    const posix_spawnattr_t *at, char *const a[],
+		    char *const e[])
+{
+	(void)pid, (void)p, (void)fa, (void)at, (void)a, (void)e;
+	return ENOSYS;
+}
 static ssize_t sys_read_chk(int fd, void *b, size_t n, size_t cap)
 {
 	return sys_read(fd, b, n < cap ? n : cap);
@@ -163,6 +228,20 @@ static void bind_all(void)
 	BIND(read_chk, "__read_chk", sys_read_chk, 0);
 	BIND(recv_chk, "__recv_chk", sys_recv_chk, 0);
 	BIND(recvfrom_chk, "__recvfrom_chk", sys_recvfrom_chk, 0);
+	BIND(shutdown, "shutdown", sys_shutdown, 1);
+	BIND(sendfile, "sendfile", sys_sendfile, 1);
+	BIND(sendfile64, "sendfile64", sys_sendfile, 0);
+	BIND(epoll_wait, "epoll_wait", sys_epoll_wait, 1);
+	BIND(epoll_pwait, "epoll_pwait", sys_epoll_pwait, 1);
+	BIND(poll, "poll", sys_poll, 1);
+	BIND(ppoll, "ppoll", sys_ppoll, 1);
+	BIND(poll_chk, "__poll_chk", sys_poll_chk, 0);
+	BIND(select, "select", sys_select, 1);
+	BIND(pselect, "pselect", sys_pselect, 1);
+	BIND(execve, "execve", sys_execve, 1);
+	BIND(execvpe, "execvpe", no_execvpe, 0);
+	BIND(posix_spawn, "posix_spawn", no_spawn, 1);
+	BIND(posix_spawnp, "posix_spawnp", no_spawn, 1);
 	__atomic_store_n(&real_bound, 1, __ATOMIC_RELEASE);
 }
 

@@ -144,6 +144,10 @@ void span_context(const struct span_live *s, struct span_ctx *out)
 	out->trace_flags = s->trace_flags;
 	out->remote = 0;
 	out->valid = 1;
+	out->tracestate = NULL;
+	out->tracestate_len = 0;
+	out->baggage = NULL;
+	out->baggage_len = 0;
 }
 
 void span_fill_record(const struct span_live *s, struct span_record *r,

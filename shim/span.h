@@ -19,13 +19,21 @@
 
 #include "exporter.h"
 
-/* A span context: what a child needs of its parent. */
+/*
+ * A span context: what a child needs of its parent. tracestate and baggage,
+ * when present, point into the storage of the span that owns them (a server
+ * exchange); whoever copies a context uses them at once or not at all.
+ */
 struct span_ctx {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
 	uint8_t trace_flags;	/* W3C flags */
 	uint8_t remote;		/* 1: extracted from another process */
 	uint8_t valid;
+	uint16_t tracestate_len;
+	uint16_t baggage_len;
+	const char *tracestate;
+	const char *baggage;
 };
 
 struct span_live {
