@@ -1,1 +1,796 @@
-/* placeholder: written in a following commit */
+/*
+ * http1.c - HTTP/1.x message heads and chunked bodies, read in the bytes the
+ * traced program sends and receives (contracts in http1.h).
+ *
+ * This runs inside send() and recv() hooks, on the application's threads and
+ * on bytes nobody has checked. So: one pass over the input, character classes
+ * from tables rather than per-byte calls, no allocation, no writes to the
+ * buffer, and every read checked against the end (the unit tests place the
+ * input against a PROT_NONE page to prove it). Invalid input is reported,
+ * never repaired: the caller then stops following the connection.
+ *
+ * -2 versus -1: a prefix is rejected (-1) as soon as one of its bytes makes a
+ * valid head impossible; -2 is returned only when every byte seen so far can
+ * still begin a valid head.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "http1.h"
+
+#define METHOD_MAX 32		/* longer method tokens are not HTTP for us */
+#define DETECT_MAX 8192		/* request line must end within this */
+#define CHUNK_DIGITS_MAX 64	/* hex digits of one chunk-size, zeros too */
+
+/* Character classes (RFC 9110 5.6.2 token, 5.5 field-content). */
+#define C_TCHAR 0x01		/* tchar */
+#define C_FIELD 0x02		/* VCHAR, obs-text, SP, HTAB */
+#define C_TARGET 0x04		/* request-target: VCHAR, obs-text */
+#define C_ALL (C_TCHAR | C_FIELD | C_TARGET)
+
+static const unsigned char cclass[256] = {
+	['\t'] = C_FIELD,
+	[' '] = C_FIELD,
+	['!'] = C_ALL,
+	['"'] = C_FIELD | C_TARGET,
+	['#' ... '\''] = C_ALL,
+	['(' ... ')'] = C_FIELD | C_TARGET,
+	['*' ... '+'] = C_ALL,
+	[','] = C_FIELD | C_TARGET,
+	['-' ... '.'] = C_ALL,
+	['/'] = C_FIELD | C_TARGET,
+	['0' ... '9'] = C_ALL,
+	[':' ... '@'] = C_FIELD | C_TARGET,
+	['A' ... 'Z'] = C_ALL,
+	['[' ... ']'] = C_FIELD | C_TARGET,
+	['^' ... '`'] = C_ALL,
+	['a' ... 'z'] = C_ALL,
+	['{'] = C_FIELD | C_TARGET,
+	['|'] = C_ALL,
+	['}'] = C_FIELD | C_TARGET,
+	['~'] = C_ALL,
+	[0x80 ... 0xff] = C_FIELD | C_TARGET,
+};
+
+/* Hex digit value plus one; 0 for any other byte. */
+static const unsigned char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+#define IS(c, cls) (cclass[(unsigned char)(c)] & (cls))
+
+/*
+ * First byte in [p, end) outside the class, or end. Inlined with a constant
+ * class; unrolled because header values and targets are most of the bytes.
+ */
+static inline const char *scan(const char *p, const char *end, unsigned cls)
+{
+	while (end - p >= 8) {
+		if (!IS(p[0], cls))
+			return p;
+		if (!IS(p[1], cls))
+			return p + 1;
+		if (!IS(p[2], cls))
+			return p + 2;
+		if (!IS(p[3], cls))
+			return p + 3;
+		if (!IS(p[4], cls))
+			return p + 4;
+		if (!IS(p[5], cls))
+			return p + 5;
+		if (!IS(p[6], cls))
+			return p + 6;
+		if (!IS(p[7], cls))
+			return p + 7;
+		p += 8;
+	}
+	while (p < end && IS(*p, cls))
+		p++;
+	return p;
+}
+
+/*
+ * Compare n bytes case-insensitively with a lowercase literal. Valid only on
+ * bytes already known to be tchar or field-content: OR-ing 0x20 folds ASCII
+ * letters, and the only other bytes that would fold onto '-', '0' or '1' are
+ * CR, 0x10 and 0x11, which those classes exclude.
+ */
+static inline int ieq(const char *p, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((char)(p[i] | 0x20) != lit[i])
+			return 0;
+	return 1;
+}
+
+#define IEQ(p, n, lit) ((n) == sizeof(lit) - 1 && ieq(p, lit, sizeof(lit) - 1))
+
+/* What the header lines say about the body; decided after the last one. */
+struct framing {
+	int64_t cl;		/* agreed Content-Length value */
+	int cl_seen;
+	int cl_bad;		/* invalid or conflicting Content-Length */
+	int te_seen;
+	int te_bad;		/* a coding that is not a token */
+	int te_chunked;		/* the last coding so far is chunked */
+};
+
+/* Line end (CRLF or bare LF) at p: pointer after it, or NULL and *ret. */
+static const char *parse_eol(const char *p, const char *end, int *ret)
+{
+	if (p == end) {
+		*ret = -2;
+		return NULL;
+	}
+	if (*p == '\n')
+		return p + 1;
+	if (*p != '\r') {
+		*ret = -1;
+		return NULL;
+	}
+	if (p + 1 == end) {
+		*ret = -2;
+		return NULL;
+	}
+	if (p[1] != '\n') {
+		*ret = -1;
+		return NULL;
+	}
+	return p + 2;
+}
+
+/* "HTTP/1.0" or "HTTP/1.1" at p: pointer after it, or NULL and *ret. */
+static const char *parse_version(const char *p, const char *end, int *minor,
+				 int *ret)
+{
+	static const char lit[] = "HTTP/1.";
+
+	for (size_t i = 0; i < sizeof(lit) - 1; i++, p++) {
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
+		if (*p != lit[i]) {
+			*ret = -1;
+			return NULL;
+		}
+	}
+	if (p == end) {
+		*ret = -2;
+		return NULL;
+	}
+	if (*p != '0' && *p != '1') {
+		*ret = -1;
+		return NULL;
+	}
+	*minor = *p - '0';
+	return p + 1;
+}
+
+/*
+ * "METHOD SP target SP HTTP/1.x" and its line end. Exactly one SP between
+ * the parts, as RFC 9112 3 writes it: being strict here is what keeps
+ * detection from mistaking other protocols for HTTP.
+ */
+static const char *parse_request_line(const char *p, const char *end,
+				      struct http1_head *h, int *ret)
+{
+	const char *s = p;
+	const char *lim = end - p > METHOD_MAX ? p + METHOD_MAX : end;
+
+	while (p < lim && IS(*p, C_TCHAR))
+		p++;
+	if (p == end) {
+		*ret = -2;
+		return NULL;
+	}
+	/* Also rejects a 33rd token character: then *p is not SP. */
+	if (*p != ' ' || p == s) {
+		*ret = -1;
+		return NULL;
+	}
+	h->method.p = s;
+	h->method.len = (size_t)(p - s);
+
+	s = ++p;
+	p = scan(p, end, C_TARGET);
+	if (p == end) {
+		*ret = -2;
+		return NULL;
+	}
+	if (*p != ' ' || p == s) {
+		*ret = -1;
+		return NULL;
+	}
+	h->target.p = s;
+	h->target.len = (size_t)(p - s);
+
+	p = parse_version(p + 1, end, &h->minor_version, ret);
+	if (!p)
+		return NULL;
+	return parse_eol(p, end, ret);
+}
+
+/*
+ * "HTTP/1.x SP 3DIGIT SP reason" and its line end. The SP before an empty
+ * reason may be missing ("HTTP/1.1 200\r\n"), as many servers send it and
+ * common clients accept it.
+ */
+static const char *parse_status_line(const char *p, const char *end,
+				     struct http1_head *h, int *ret)
+{
+	int code = 0;
+
+	p = parse_version(p, end, &h->minor_version, ret);
+	if (!p)
+		return NULL;
+	if (p == end) {
+		*ret = -2;
+		return NULL;
+	}
+	if (*p != ' ') {
+		*ret = -1;
+		return NULL;
+	}
+	p++;
+	for (int i = 0; i < 3; i++, p++) {
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
+		if (*p < '0' || *p > '9') {
+			*ret = -1;
+			return NULL;
+		}
+		code = code * 10 + (*p - '0');
+	}
+	if (code < 100) {
+		*ret = -1;
+		return NULL;
+	}
+	h->status = code;
+	if (p == end) {
+		*ret = -2;
+		return NULL;
+	}
+	if (*p == ' ') {
+		const char *s = ++p;
+		p = scan(p, end, C_FIELD);
+		h->reason.p = s;
+		h->reason.len = (size_t)(p - s);
+	} else {
+		h->reason.p = p;
+		h->reason.len = 0;
+	}
+	return parse_eol(p, end, ret);
+}
+
+/*
+ * Next element of a comma-separated list, OWS trimmed. *pp walks the list and
+ * becomes NULL after the last element. Empty elements are returned (len 0):
+ * RFC 9110 5.6.1 says recipients ignore them, and each caller decides.
+ */
+static int next_elem(const char **pp, const char *end, const char **e,
+		     size_t *n)
+{
+	const char *p = *pp, *q, *t;
+
+	if (!p)
+		return 0;
+	q = memchr(p, ',', (size_t)(end - p));
+	t = q ? q : end;
+	while (p < t && (*p == ' ' || *p == '\t'))
+		p++;
+	while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+		t--;
+	*e = p;
+	*n = (size_t)(t - p);
+	*pp = q ? q + 1 : NULL;
+	return 1;
+}
+
+/*
+ * Content-Length: digits only, within int64_t. RFC 9110 8.6 lets a recipient
+ * accept repeated identical values, in one field as a list or in several
+ * fields; anything else leaves the body length unknowable.
+ */
+static void content_length(struct framing *f, const char *v, size_t len)
+{
+	const char *it = v, *e;
+	size_t n;
+
+	while (next_elem(&it, v + len, &e, &n)) {
+		int64_t x = 0;
+
+		if (n == 0) {
+			f->cl_bad = 1;
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			int d = e[i] - '0';
+			if (d < 0 || d > 9 || x > (INT64_MAX - d) / 10) {
+				f->cl_bad = 1;
+				return;
+			}
+			x = x * 10 + d;
+		}
+		if (f->cl_seen && x != f->cl) {
+			f->cl_bad = 1;
+			return;
+		}
+		f->cl = x;
+		f->cl_seen = 1;
+	}
+}
+
+/*
+ * Transfer-Encoding: a list of codings, each a token with optional
+ * parameters (";" ...) that we do not need. Several fields form one list
+ * (RFC 9110 5.3), so only the last coding of the last field counts. A quoted
+ * parameter containing a comma is split wrongly and then fails as a token,
+ * which errs on the side of "framing unknown".
+ */
+static void transfer_encoding(struct framing *f, const char *v, size_t len)
+{
+	const char *it = v, *e;
+	size_t n;
+
+	f->te_seen = 1;
+	while (next_elem(&it, v + len, &e, &n)) {
+		size_t t = (size_t)(scan(e, e + n, C_TCHAR) - e);
+
+		if (n == 0)
+			continue;
+		if (t == 0) {
+			f->te_bad = 1;
+			continue;
+		}
+		if (t < n) {
+			const char *r = e + t;
+			while (r < e + n && (*r == ' ' || *r == '\t'))
+				r++;
+			if (r == e + n || *r != ';') {
+				f->te_bad = 1;
+				continue;
+			}
+		}
+		f->te_chunked = IEQ(e, t, "chunked");
+	}
+}
+
+static void connection(struct http1_head *h, const char *v, size_t len)
+{
+	const char *it = v, *e;
+	size_t n;
+
+	while (next_elem(&it, v + len, &e, &n)) {
+		if (IEQ(e, n, "close"))
+			h->flags |= HTTP1_CONN_CLOSE;
+		else if (IEQ(e, n, "keep-alive"))
+			h->flags |= HTTP1_CONN_KEEP_ALIVE;
+		else if (IEQ(e, n, "upgrade"))
+			h->flags |= HTTP1_CONN_UPGRADE;
+	}
+}
+
+/*
+ * Record a header field if it is one we use. Names are tokens and compared
+ * case-insensitively; the length picks the candidates first, so most fields
+ * cost one switch.
+ */
+static void note_header(struct http1_head *h, struct framing *f,
+			const char *n, size_t nl, const char *v, size_t vl)
+{
+	struct http1_str s = { v, vl };
+
+	switch (nl) {
+	case 4:
+		if (ieq(n, "host", 4) && !h->host.p)
+			h->host = s;
+		break;
+	case 6:
+		if (ieq(n, "expect", 6) && IEQ(v, vl, "100-continue"))
+			h->flags |= HTTP1_EXPECT_CONTINUE;
+		break;
+	case 7:
+		if (ieq(n, "baggage", 7) && !h->baggage.p)
+			h->baggage = s;
+		break;
+	case 10:
+		switch (n[0] | 0x20) {
+		case 'u':
+			if (ieq(n, "user-agent", 10) && !h->user_agent.p)
+				h->user_agent = s;
+			break;
+		case 'c':
+			if (ieq(n, "connection", 10))
+				connection(h, v, vl);
+			break;
+		case 't':
+			if (ieq(n, "tracestate", 10)) {
+				if (h->n_tracestate < HTTP1_MAX_TRACESTATE)
+					h->tracestate[h->n_tracestate] = s;
+				if (h->n_tracestate < INT_MAX)
+					h->n_tracestate++;
+			}
+			break;
+		}
+		break;
+	case 11:
+		if (ieq(n, "traceparent", 11)) {
+			if (!h->traceparent.p)
+				h->traceparent = s;
+			if (h->n_traceparent < INT_MAX)
+				h->n_traceparent++;
+		}
+		break;
+	case 14:
+		if (ieq(n, "content-length", 14))
+			content_length(f, v, vl);
+		break;
+	case 17:
+		if (ieq(n, "transfer-encoding", 17))
+			transfer_encoding(f, v, vl);
+		break;
+	}
+}
+
+/*
+ * Header lines up to and including the empty line. Every line is validated
+ * (token name, ':' with no space before it, field-content value, proper line
+ * end) even when we do not keep it. A line starting with SP or HTAB is
+ * obsolete line folding, rejected as RFC 9112 5.2 allows.
+ */
+static const char *parse_headers(const char *p, const char *end,
+				 struct http1_head *h, struct framing *f,
+				 int *ret)
+{
+	for (;;) {
+		const char *name, *v, *ve;
+		size_t name_len;
+
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
+		if (*p == '\r' || *p == '\n')
+			return parse_eol(p, end, ret);
+
+		name = p;
+		p = scan(p, end, C_TCHAR);
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
+		if (*p != ':' || p == name) {
+			*ret = -1;
+			return NULL;
+		}
+		name_len = (size_t)(p - name);
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		v = p;
+		ve = p = scan(p, end, C_FIELD);
+		p = parse_eol(p, end, ret);
+		if (!p)
+			return NULL;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		h->n_headers++;
+		note_header(h, f, name, name_len, v, (size_t)(ve - v));
+	}
+}
+
+static void head_init(struct http1_head *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->content_length = -1;
+}
+
+/*
+ * Turn the framing headers into flags (RFC 9112 6.1-6.3). Transfer-Encoding
+ * overrides Content-Length, and a message with both is a smuggling pattern,
+ * so the pair is BAD_FRAMING while CHUNKED still tells what the coding says.
+ * Transfer-Encoding in an HTTP/1.0 message is faulty framing (6.1). A request
+ * whose final coding is not chunked has no determinable length (6.3 item 4);
+ * a response is then delimited by the connection close, which is not "bad".
+ */
+static void finish_framing(struct http1_head *h, const struct framing *f,
+			   int is_request)
+{
+	if (f->cl_bad)
+		h->flags |= HTTP1_BAD_FRAMING;
+	else if (f->cl_seen)
+		h->content_length = f->cl;
+	if (!f->te_seen)
+		return;
+	h->flags |= HTTP1_TRANSFER_ENCODING;
+	if (f->te_bad)
+		h->flags |= HTTP1_BAD_FRAMING;
+	else if (f->te_chunked)
+		h->flags |= HTTP1_CHUNKED;
+	else if (is_request)
+		h->flags |= HTTP1_BAD_FRAMING;
+	if (f->cl_seen || f->cl_bad || h->minor_version == 0)
+		h->flags |= HTTP1_BAD_FRAMING;
+}
+
+int http1_parse_request(const char *buf, size_t len, struct http1_head *out)
+{
+	struct http1_head h;
+	struct framing f = { 0 };
+	const char *p = buf, *end;
+	int ret = -2;
+
+	if (len == 0)
+		return -2;
+	if (len > INT_MAX)
+		len = INT_MAX;	/* the result must fit; such a head stays -2 */
+	end = buf + len;
+	head_init(&h);
+
+	/*
+	 * RFC 9112 2.2: a server SHOULD ignore at least one empty line before
+	 * the request line; old clients send one after a POST body.
+	 */
+	if (*p == '\r' || *p == '\n') {
+		p = parse_eol(p, end, &ret);
+		if (!p)
+			return ret;
+	}
+	p = parse_request_line(p, end, &h, &ret);
+	if (!p)
+		return ret;
+	p = parse_headers(p, end, &h, &f, &ret);
+	if (!p)
+		return ret;
+	finish_framing(&h, &f, 1);
+	*out = h;
+	return (int)(p - buf);
+}
+
+int http1_parse_response(const char *buf, size_t len, struct http1_head *out)
+{
+	struct http1_head h;
+	struct framing f = { 0 };
+	const char *p = buf, *end;
+	int ret = -2;
+
+	if (len == 0)
+		return -2;
+	if (len > INT_MAX)
+		len = INT_MAX;
+	end = buf + len;
+	head_init(&h);
+
+	p = parse_status_line(p, end, &h, &ret);
+	if (!p)
+		return ret;
+	p = parse_headers(p, end, &h, &f, &ret);
+	if (!p)
+		return ret;
+	finish_framing(&h, &f, 0);
+	*out = h;
+	return (int)(p - buf);
+}
+
+int http1_detect_request(const char *buf, size_t len)
+{
+	struct http1_head h;
+	size_t n = len > DETECT_MAX ? DETECT_MAX : len;
+	int ret = -2;
+
+	if (len == 0)
+		return 0;
+	if (parse_request_line(buf, buf + n, &h, &ret))
+		return 1;
+	if (ret == -2)
+		return len >= DETECT_MAX ? -1 : 0;
+	return -1;
+}
+
+static const char *const method_names[HTTP1_N_METHODS] = {
+	[HTTP1_CONNECT] = "CONNECT",
+	[HTTP1_DELETE] = "DELETE",
+	[HTTP1_GET] = "GET",
+	[HTTP1_HEAD] = "HEAD",
+	[HTTP1_OPTIONS] = "OPTIONS",
+	[HTTP1_PATCH] = "PATCH",
+	[HTTP1_POST] = "POST",
+	[HTTP1_PUT] = "PUT",
+	[HTTP1_TRACE] = "TRACE",
+};
+
+int http1_method_index(const char *m, size_t len)
+{
+	int lo = 0, hi = HTTP1_N_METHODS - 1;
+
+	if (!m || len == 0 || len > 7)
+		return -1;
+	/* The names are sorted; methods are case-sensitive (RFC 9110 9.1). */
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		const char *s = method_names[mid];
+		size_t sl = strlen(s);
+		int c = memcmp(m, s, len < sl ? len : sl);
+
+		if (c == 0)
+			c = len < sl ? -1 : len > sl;
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+const char *http1_method_name(int index)
+{
+	if (index < 0 || index >= HTTP1_N_METHODS)
+		return "_OTHER";
+	return method_names[index];
+}
+
+/*
+ * States of the chunked scanner. The zero-filled struct starts in CK_SIZE;
+ * c->remaining accumulates the chunk-size while it is read, then counts the
+ * data still to skip.
+ */
+enum {
+	CK_SIZE = 0,		/* chunk-size hex digits */
+	CK_SIZE_WS,		/* BWS after the size */
+	CK_EXT,			/* chunk extensions, up to the line end */
+	CK_SIZE_LF,		/* CR ending the size line seen */
+	CK_DATA,		/* chunk data */
+	CK_DATA_END,		/* the CRLF after chunk data */
+	CK_DATA_LF,
+	CK_TRAILER_START,	/* start of a trailer line or the final one */
+	CK_TRAILER,		/* inside a trailer line */
+	CK_TRAILER_LF,		/* CR inside a trailer line seen */
+	CK_END_LF,		/* CR of the final empty line seen */
+	CK_DONE,
+};
+
+/* The size line ended: data follows, or the trailer section if size 0. */
+static void size_line_done(struct http1_chunked *c)
+{
+	c->size_digits = 0;
+	c->state = c->remaining ? CK_DATA : CK_TRAILER_START;
+}
+
+ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf,
+			   size_t len, int *done)
+{
+	const char *p = buf, *end;
+
+	*done = c->state == CK_DONE;
+	if (*done || len == 0)
+		return 0;
+	end = buf + len;
+	while (p < end) {
+		unsigned char ch = (unsigned char)*p;
+
+		switch (c->state) {
+		case CK_SIZE:
+			if (hexval[ch]) {
+				if (c->remaining > (UINT64_MAX >> 4) ||
+				    c->size_digits >= CHUNK_DIGITS_MAX)
+					return -1;
+				c->remaining = c->remaining << 4 |
+					       (uint64_t)(hexval[ch] - 1);
+				c->size_digits++;
+				p++;
+				continue;
+			}
+			if (c->size_digits == 0)
+				return -1;
+			/* The digits are over; what may follow them: */
+			/* fall through */
+		case CK_SIZE_WS:
+			if (ch == ' ' || ch == '\t')
+				c->state = CK_SIZE_WS;
+			else if (ch == ';')
+				c->state = CK_EXT;
+			else if (ch == '\r')
+				c->state = CK_SIZE_LF;
+			else if (ch == '\n')
+				size_line_done(c);
+			else
+				return -1;
+			p++;
+			continue;
+		case CK_EXT:
+			/* Extensions are ignored; only forbidden bytes fail. */
+			p = scan(p, end, C_FIELD);
+			if (p == end)
+				continue;
+			if (*p == '\r')
+				c->state = CK_SIZE_LF;
+			else if (*p == '\n')
+				size_line_done(c);
+			else
+				return -1;
+			p++;
+			continue;
+		case CK_SIZE_LF:
+			if (ch != '\n')
+				return -1;
+			size_line_done(c);
+			p++;
+			continue;
+		case CK_DATA: {
+			uint64_t k = (uint64_t)(end - p);
+			if (k > c->remaining)
+				k = c->remaining;
+			p += k;
+			c->remaining -= k;
+			if (c->remaining == 0)
+				c->state = CK_DATA_END;
+			continue;
+		}
+		case CK_DATA_END:
+			if (ch == '\r')
+				c->state = CK_DATA_LF;
+			else if (ch == '\n')
+				c->state = CK_SIZE;
+			else
+				return -1;
+			p++;
+			continue;
+		case CK_DATA_LF:
+			if (ch != '\n')
+				return -1;
+			c->state = CK_SIZE;
+			p++;
+			continue;
+		case CK_TRAILER_START:
+			if (ch == '\r') {
+				c->state = CK_END_LF;
+			} else if (ch == '\n') {
+				c->state = CK_DONE;
+				*done = 1;
+				return p + 1 - buf;
+			} else if (IS(ch, C_TCHAR)) {
+				/* Trailers are not used: bytes checked only. */
+				c->state = CK_TRAILER;
+			} else {
+				return -1;	/* obs-fold or garbage */
+			}
+			p++;
+			continue;
+		case CK_TRAILER:
+			p = scan(p, end, C_FIELD);
+			if (p == end)
+				continue;
+			if (*p == '\r')
+				c->state = CK_TRAILER_LF;
+			else if (*p == '\n')
+				c->state = CK_TRAILER_START;
+			else
+				return -1;
+			p++;
+			continue;
+		case CK_TRAILER_LF:
+			if (ch != '\n')
+				return -1;
+			c->state = CK_TRAILER_START;
+			p++;
+			continue;
+		case CK_END_LF:
+			if (ch != '\n')
+				return -1;
+			c->state = CK_DONE;
+			*done = 1;
+			return p + 1 - buf;
+		default:
+			return -1;	/* not a state of ours: corrupted */
+		}
+	}
+	return p - buf;
+}

@@ -36,8 +36,11 @@ struct http1_str {
 #define HTTP1_CONN_UPGRADE 0x08u	/* Connection: upgrade */
 #define HTTP1_EXPECT_CONTINUE 0x10u	/* Expect: 100-continue */
 #define HTTP1_BAD_FRAMING 0x20u		/* conflicting/invalid Content-Length,
-					   or Transfer-Encoding not ending in
-					   chunked: body length is unknowable */
+					   Transfer-Encoding with
+					   Content-Length or in HTTP/1.0, an
+					   invalid coding, or (requests only)
+					   Transfer-Encoding not ending in
+					   chunked: the framing is suspect */
 #define HTTP1_TRANSFER_ENCODING 0x40u	/* any Transfer-Encoding present */
 
 struct http1_head {
@@ -50,7 +53,7 @@ struct http1_head {
 	/* both */
 	int minor_version;		/* 0 or 1 */
 	unsigned flags;
-	int64_t content_length;		/* -1 when absent */
+	int64_t content_length;		/* -1 when absent or invalid */
 	size_t n_headers;
 	/* first occurrence of each; p == NULL when absent */
 	struct http1_str host;
@@ -67,11 +70,20 @@ struct http1_head {
  * of buf. Returns the length of the head including the blank line, -2 if
  * more bytes are needed, -1 if invalid. *h is filled only on success.
  * Accepts bare LF line ends like common servers do; header values have
- * surrounding spaces and tabs trimmed.
+ * surrounding spaces and tabs trimmed. One empty line before the request
+ * line is skipped (RFC 9112 2.2) and counted in the length.
+ *
+ * -1 comes as soon as a byte makes a valid head impossible, even before the
+ * head is complete; -2 means every byte so far may still begin one. Obsolete
+ * line folding is -1. A response with a 1xx, 204 or 304 status, or to HEAD,
+ * has no body whatever the flags say: that is the caller's to know.
  */
 int http1_parse_request(const char *buf, size_t len, struct http1_head *h);
 
-/* Same for a response head ("HTTP/1.1 200 OK\r\n...\r\n\r\n"). */
+/*
+ * Same for a response head ("HTTP/1.1 200 OK\r\n...\r\n\r\n"); the status
+ * is 100..999 and "HTTP/1.1 200\r\n" (no SP, empty reason) is accepted.
+ */
 int http1_parse_response(const char *buf, size_t len, struct http1_head *h);
 
 /*
@@ -84,8 +96,9 @@ int http1_parse_response(const char *buf, size_t len, struct http1_head *h);
 int http1_detect_request(const char *buf, size_t len);
 
 /*
- * Index of a known method (SPEC.md 5.1), or -1 for any other token.
- * http1_method_name(i) gives its canonical spelling.
+ * Index of a known method (SPEC.md 5.1; case-sensitive), or -1 for any other
+ * token. http1_method_name(i) gives its canonical spelling, and "_OTHER"
+ * (the semantic conventions' value for unknown methods) for any other i.
  */
 enum http1_method {
 	HTTP1_CONNECT = 0,
@@ -107,10 +120,13 @@ const char *http1_method_name(int index);
  * byte of the body. Each call consumes bytes of the body and returns how many
  * it consumed (<= len); when it returns with *done set, the last chunk and
  * its trailers are complete and the bytes after them belong to the next
- * message. Returns -1 on malformed input (the caller stops tracking).
+ * message. Without *done, all len bytes were consumed. Once done, further
+ * calls consume nothing and set *done again. Returns -1 on malformed input
+ * (the caller stops tracking), including a chunk-size beyond 64 bits.
  */
 struct http1_chunked {
-	uint64_t remaining;	/* bytes of chunk data still to skip */
+	uint64_t remaining;	/* bytes of chunk data still to skip (the
+				   chunk-size while it is being read) */
 	int state;
 	int size_digits;
 };
