@@ -11,6 +11,14 @@
  * - it never reads the program's buffer beyond what the call moved, never
  *   reads it at all for MSG_PEEK, and never writes to it.
  */
+
+/*
+ * We define both sendfile and sendfile64; with _FILE_OFFSET_BITS=64 glibc's
+ * headers would rename the first into the second. (On LP64 both take the
+ * same 64-bit off_t.)
+ */
+#undef _FILE_OFFSET_BITS
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

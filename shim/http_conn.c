@@ -388,9 +388,17 @@ static struct http_exchange *push_exchange(struct conn *c,
 	return ex;
 }
 
-/* Set up a half for the body of a request that follows its head. */
+/*
+ * Set up a half for the body of a request that follows its head. A request
+ * whose body length cannot be known (conflicting or invalid framing) makes
+ * the half lost: its body must not be mistaken for the next head.
+ */
 static void request_body(struct http_half *hf, const struct http1_head *hd)
 {
+	if ((hd->flags & HTTP1_BAD_FRAMING) && !(hd->flags & HTTP1_CHUNKED)) {
+		hf->state = HALF_LOST;
+		return;
+	}
 	if (hd->flags & HTTP1_CHUNKED) {
 		memset(&hf->chunked, 0, sizeof(hf->chunked));
 		hf->state = HALF_BODY_CHUNKED;
