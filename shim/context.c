@@ -64,7 +64,7 @@ void context_serve_begin(const struct span_ctx *ctx, struct context_slot *slot)
 {
 	uint64_t me = thread_id();
 
-	slot->owner = NULL;
+	slot->thread = 0;
 	slot->index = -1;
 	ts.turn_reads++;
 	ts.turn_ctx = *ctx;
@@ -85,7 +85,7 @@ void context_serve_begin(const struct span_ctx *ctx, struct context_slot *slot)
 						    __ATOMIC_RELAXED))
 			;
 		__atomic_add_fetch(&serving_count, 1, __ATOMIC_RELAXED);
-		slot->owner = &serving[i];
+		slot->thread = me;
 		slot->index = i;
 		return;
 	}
@@ -94,12 +94,17 @@ void context_serve_begin(const struct span_ctx *ctx, struct context_slot *slot)
 
 void context_serve_end(struct context_slot *slot)
 {
+	uint64_t expected = slot->thread;
+
 	if (slot->index < 0)
 		return;
-	__atomic_store_n(&serving[slot->index].thread, 0, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&serving_count, 1, __ATOMIC_RELAXED);
+	/* Only if the entry is still ours (a fork may have dropped it). */
+	if (__atomic_compare_exchange_n(&serving[slot->index].thread,
+					&expected, 0, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED))
+		__atomic_sub_fetch(&serving_count, 1, __ATOMIC_RELAXED);
 	slot->index = -1;
-	slot->owner = NULL;
+	slot->thread = 0;
 }
 
 /*
@@ -215,4 +220,21 @@ enum context_rule context_parent(const struct span_ctx *connection_ctx,
 void context_set_env(const struct span_ctx *ctx)
 {
 	env_ctx = *ctx;
+}
+
+void context_after_fork(void)
+{
+	uint64_t me = ts.id;
+	int hwm = serving_hwm;
+	int n = 0;
+
+	for (int i = 0; i < hwm; i++) {
+		if (!serving[i].thread)
+			continue;
+		if (me && serving[i].thread == me)
+			n++;
+		else
+			serving[i].thread = 0;
+	}
+	serving_count = n;
 }

@@ -51,8 +51,8 @@ const char *context_rule_name(enum context_rule r);
  * and passed back to context_serve_end(). Owned by the server exchange.
  */
 struct context_slot {
-	void *owner;		/* the thread set it was added to, or NULL */
-	int index;
+	uint64_t thread;	/* the entry's owner when it was taken */
+	int index;		/* -1: none */
 };
 
 /* An event-loop wait returned on this thread: a new turn begins. */
@@ -82,6 +82,12 @@ enum context_rule context_parent(const struct span_ctx *connection_ctx,
  * from the thread and turn rules only. Returns the rule.
  */
 enum context_rule context_bind(struct span_ctx *out);
+
+/*
+ * In a forked child only the forking thread exists: forget the requests
+ * the parent's other threads were serving (they are not candidates here).
+ */
+void context_after_fork(void);
 
 /*
  * TRACEPARENT/TRACESTATE from the environment at start-up (the OpenTelemetry

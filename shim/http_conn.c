@@ -322,8 +322,11 @@ static long gather_head(struct http_half *hf, const char *p, size_t n,
 		*len = (size_t)r;
 		return (long)((size_t)r - old);
 	}
-	if (r == -1 || hf->acc_len == HTTP_ACC_SIZE)
+	if (r == -1 || hf->acc_len == HTTP_ACC_SIZE) {
+		/* p's bytes were not taken: the buffer holds only the old ones */
+		hf->acc_len = (uint16_t)old;
 		return -1;
+	}
 	return -2;
 }
 
@@ -383,7 +386,7 @@ static struct http_exchange *push_exchange(struct conn *c,
 	ex->link.valid = 0;
 	ex->ctx.valid = 0;
 	ex->slot.index = -1;
-	ex->slot.owner = NULL;
+	ex->slot.thread = 0;
 	ex->rule = CONTEXT_NONE;
 	return ex;
 }

@@ -53,6 +53,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	span_after_fork();
+	context_after_fork();
 	exporter_atfork_child();
 	guard_leave();
 }
