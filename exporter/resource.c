@@ -199,8 +199,15 @@ void resource_build(struct resource *res, const struct exporter_config *cfg,
 	/* One warning per process tree: a forked child inherits the flag. */
 	static int warned;
 	char name[256], path[PATH_MAX], host[256];
+	const char *user_svc = NULL;
 
 	res->n = 0;
+	/* The attributes that must be there take the first slots, so that
+	 * a long OTEL_RESOURCE_ATTRIBUTES can never push them out. */
+	set_str(res, "service.name", "");
+	set_str(res, "telemetry.sdk.name", SDK_NAME);
+	set_str(res, "telemetry.sdk.language", SDK_LANGUAGE);
+	set_str(res, "telemetry.sdk.version", OTELSHIM_VERSION);
 
 	executable(name, sizeof(name), path, sizeof(path));
 	set_int(res, "process.pid", pid);
@@ -226,16 +233,23 @@ void resource_build(struct resource *res, const struct exporter_config *cfg,
 					 "ignoring the whole variable",
 					 why);
 			warned = 1;
-		} else {
-			for (size_t i = 0; i < tmp.n; i++)
-				set_str(res, tmp.attrs[i].key,
-					tmp.attrs[i].str);
+		}
+		for (size_t i = 0; !why && i < tmp.n; i++) {
+			const struct resource_attr *a = &tmp.attrs[i];
+			if (!strncmp(a->key, "telemetry.sdk.", 14))
+				continue;	/* they describe us */
+			if (!strcmp(a->key, "service.name"))
+				user_svc = a->str;
+			else
+				set_str(res, a->key, a->str);
 		}
 	}
 
 	if (cfg->service_name[0]) {
 		set_str(res, "service.name", cfg->service_name);
-	} else if (!resource_get(res, "service.name")) {
+	} else if (user_svc) {
+		set_str(res, "service.name", user_svc);
+	} else {
 		char svc[sizeof(((struct resource_attr *)0)->str)];
 		const char *prefix = "unknown_service";
 		size_t pl = strlen(prefix);
@@ -249,8 +263,4 @@ void resource_build(struct resource *res, const struct exporter_config *cfg,
 		}
 		set_str(res, "service.name", svc);
 	}
-
-	set_str(res, "telemetry.sdk.name", SDK_NAME);
-	set_str(res, "telemetry.sdk.language", SDK_LANGUAGE);
-	set_str(res, "telemetry.sdk.version", OTELSHIM_VERSION);
 }

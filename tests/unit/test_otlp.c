@@ -1,0 +1,417 @@
+/*
+ * test_otlp.c - the OTLP encoder: field numbers and wire types checked on
+ * the raw bytes (SPEC.md 4), the whole message round-tripped through the
+ * protobuf-c decoder, attribute limits, and export responses.
+ *
+ * The integration tests decode the same bytes with an implementation that
+ * shares nothing with our .proto; these tests pin the details cheaply.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "otlp.h"
+#include "otlp.pb-c.h"
+
+static const uint8_t TID[16] = {0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43,
+				0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
+				0x31, 0x9c};
+static const uint8_t SID[8] = {0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31};
+static const uint8_t PID[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+static struct span_record rec;
+
+static void make_span(struct span_record *r)
+{
+	span_record_init(r);
+	memcpy(r->trace_id, TID, 16);
+	memcpy(r->span_id, SID, 8);
+	memcpy(r->parent_span_id, PID, 8);
+	r->kind = SPAN_KIND_CLIENT;
+	r->start_ns = 1700000000123456789ull;
+	r->end_ns = 1700000000223456789ull;
+	r->flags = TRACE_FLAG_SAMPLED | SPAN_FLAGS_HAS_IS_REMOTE;
+	span_record_set_name(r, "GET", 3);
+	span_record_set_trace_state(r, "congo=t61rcWkgMzE", 17);
+	span_record_add_str(r, "http.request.method", "GET", 3);
+	span_record_add_int(r, "http.response.status_code", 404);
+	span_record_add_int(r, "neg", -5);
+	span_record_add_bool(r, "flag", 0);
+	span_record_add_double(r, "ratio", 0.25);
+	span_record_set_status(r, SPAN_STATUS_ERROR, "boom", 4);
+}
+
+static struct resource res;
+
+static void make_resource(void)
+{
+	memset(&res, 0, sizeof(res));
+	res.n = 2;
+	strcpy(res.attrs[0].key, "service.name");
+	strcpy(res.attrs[0].str, "svc");
+	strcpy(res.attrs[1].key, "process.pid");
+	res.attrs[1].is_int = 1;
+	res.attrs[1].i = 4242;
+}
+
+static Otelshim__Otlp__ExportTraceServiceRequest *
+encode_decode(const struct span_record *const *spans, size_t n, uint32_t len,
+	      uint32_t count, uint8_t **buf, size_t *blen)
+{
+	ck_assert_int_eq(otlp_encode(&res, spans, n, len, count, buf, blen), 0);
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		otelshim__otlp__export_trace_service_request__unpack(NULL, *blen,
+								     *buf);
+	ck_assert_ptr_nonnull(req);
+	return req;
+}
+
+static const Otelshim__Otlp__AnyValue *
+find(const Otelshim__Otlp__Span *s, const char *key)
+{
+	for (size_t i = 0; i < s->n_attributes; i++)
+		if (!strcmp(s->attributes[i]->key, key))
+			return s->attributes[i]->value;
+	return NULL;
+}
+
+/* Does the byte string needle occur in hay? */
+static int contains(const uint8_t *hay, size_t n, const void *needle,
+		    size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (!memcmp(hay + i, needle, m))
+			return 1;
+	return 0;
+}
+
+START_TEST(roundtrip)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(one, 1, 0, 128, &buf, &len);
+
+	ck_assert_uint_eq(req->n_resource_spans, 1);
+	Otelshim__Otlp__ResourceSpans *rs = req->resource_spans[0];
+	ck_assert_uint_eq(rs->resource->n_attributes, 2);
+	ck_assert_str_eq(rs->resource->attributes[0]->key, "service.name");
+	ck_assert_str_eq(rs->resource->attributes[0]->value->string_value,
+			 "svc");
+	ck_assert_int_eq(rs->resource->attributes[1]->value->int_value, 4242);
+	ck_assert_uint_eq(rs->n_scope_spans, 1);
+	ck_assert_str_eq(rs->scope_spans[0]->scope->name, "otelshim");
+	ck_assert_str_eq(rs->scope_spans[0]->scope->version, OTELSHIM_VERSION);
+	ck_assert_uint_eq(rs->scope_spans[0]->n_spans, 1);
+
+	Otelshim__Otlp__Span *s = rs->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(s->trace_id.len, 16);
+	ck_assert_mem_eq(s->trace_id.data, TID, 16);
+	ck_assert_mem_eq(s->span_id.data, SID, 8);
+	ck_assert_mem_eq(s->parent_span_id.data, PID, 8);
+	ck_assert_str_eq(s->name, "GET");
+	ck_assert_str_eq(s->trace_state, "congo=t61rcWkgMzE");
+	ck_assert_int_eq(s->kind, 3);
+	ck_assert_uint_eq(s->start_time_unix_nano, 1700000000123456789ull);
+	ck_assert_uint_eq(s->end_time_unix_nano, 1700000000223456789ull);
+	ck_assert_uint_eq(s->flags, 0x101);
+	ck_assert_int_eq(s->status->code, 2);
+	ck_assert_str_eq(s->status->message, "boom");
+	ck_assert_uint_eq(s->n_attributes, 5);
+	ck_assert_str_eq(find(s, "http.request.method")->string_value, "GET");
+	ck_assert_int_eq(find(s, "http.response.status_code")->int_value, 404);
+	ck_assert_int_eq(find(s, "neg")->int_value, -5);
+	/* oneof members have presence: false is still a bool value */
+	ck_assert_int_eq(find(s, "flag")->value_case,
+			 OTELSHIM__OTLP__ANY_VALUE__VALUE_BOOL_VALUE);
+	ck_assert_int_eq(find(s, "flag")->bool_value, 0);
+	ck_assert(find(s, "ratio")->double_value == 0.25);
+	ck_assert_uint_eq(s->n_links, 0);
+
+	/* Raw wire checks from SPEC.md 4's tag bytes. */
+	uint8_t flags_field[] = {0x85, 0x01, 0x01, 0x01, 0x00, 0x00};
+	ck_assert(contains(buf, len, flags_field, sizeof(flags_field)));
+	uint8_t start_field[9] = {0x39};
+	uint64_t t = 1700000000123456789ull;
+	for (int i = 0; i < 8; i++)
+		start_field[1 + i] = (uint8_t)(t >> (8 * i));
+	ck_assert(contains(buf, len, start_field, sizeof(start_field)));
+	uint8_t kind_field[] = {0x30, 0x03};
+	ck_assert(contains(buf, len, kind_field, 2));
+	uint8_t tid_field[18] = {0x0a, 16};
+	memcpy(tid_field + 2, TID, 16);
+	ck_assert(contains(buf, len, tid_field, sizeof(tid_field)));
+	/* status: message (2) then code (3) = 2 */
+	uint8_t status_field[] = {0x7a, 0x08, 0x12, 0x04, 'b', 'o', 'o', 'k' - 8,
+				  0x18, 0x02};
+	status_field[7] = 'm';
+	ck_assert(contains(buf, len, status_field, sizeof(status_field)));
+	/* -5 as int64: ten bytes of varint */
+	uint8_t neg[] = {0x18, 0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0x01};
+	ck_assert(contains(buf, len, neg, sizeof(neg)));
+
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+START_TEST(root_span_and_unset_status)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);
+	memset(rec.parent_span_id, 0, 8);
+	rec.status = SPAN_STATUS_UNSET;
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(one, 1, 0, 128, &buf, &len);
+	Otelshim__Otlp__Span *s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(s->parent_span_id.len, 0);
+	ck_assert(s->status == NULL || s->status->code == 0);
+	/* no parent_span_id field (tag 0x22) right after trace_state */
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+START_TEST(status_message_only_with_error)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);
+	rec.status = SPAN_STATUS_OK;
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(one, 1, 0, 128, &buf, &len);
+	Otelshim__Otlp__Span *s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_int_eq(s->status->code, 1);
+	ck_assert_str_eq(s->status->message, "");
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+START_TEST(link)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);
+	memcpy(rec.link_trace_id, TID, 16);
+	memcpy(rec.link_span_id, PID, 8);
+	rec.link_flags = 0x301;
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(one, 1, 0, 128, &buf, &len);
+	Otelshim__Otlp__Span *s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(s->n_links, 1);
+	ck_assert_mem_eq(s->links[0]->trace_id.data, TID, 16);
+	ck_assert_mem_eq(s->links[0]->span_id.data, PID, 8);
+	ck_assert_uint_eq(s->links[0]->flags, 0x301);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+START_TEST(value_length_limit_keeps_utf8_whole)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	span_record_init(&rec);
+	memcpy(rec.trace_id, TID, 16);
+	memcpy(rec.span_id, SID, 8);
+	/* "aé€😀b": 1 + 2 + 3 + 4 + 1 bytes, five characters */
+	const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" "b";
+	span_record_add_str(&rec, "u", s, strlen(s));
+	span_record_add_str(&rec, "short", "ab", 2);
+	span_record_add_int(&rec, "n", 123456);
+	span_record_add_str(&rec, "bad", "\xff\xfe" "xyz", 5);
+
+	struct { uint32_t limit; const char *want; } cases[] = {
+		{1, "a"},
+		{2, "a\xc3\xa9"},
+		{3, "a\xc3\xa9\xe2\x82\xac"},
+		{4, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+		{5, s},
+		{100, s},
+		{0, s},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Otelshim__Otlp__ExportTraceServiceRequest *req =
+			encode_decode(one, 1, cases[i].limit, 128, &buf, &len);
+		Otelshim__Otlp__Span *sp =
+			req->resource_spans[0]->scope_spans[0]->spans[0];
+		ck_assert_str_eq(find(sp, "u")->string_value, cases[i].want);
+		ck_assert_int_eq(find(sp, "n")->int_value, 123456);
+		if (cases[i].limit >= 2 || cases[i].limit == 0)
+			ck_assert_str_eq(find(sp, "short")->string_value, "ab");
+		if (cases[i].limit == 3)
+			ck_assert_str_eq(find(sp, "bad")->string_value,
+					 "\xff\xfex");
+		/* truncation is not dropping */
+		ck_assert_uint_eq(sp->dropped_attributes_count, 0);
+		otelshim__otlp__export_trace_service_request__free_unpacked(
+			req, NULL);
+		free(buf);
+	}
+}
+END_TEST
+
+START_TEST(count_limit_and_dropped)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	span_record_init(&rec);
+	memcpy(rec.trace_id, TID, 16);
+	memcpy(rec.span_id, SID, 8);
+	for (int i = 0; i < SPAN_MAX_ATTRS + 3; i++)
+		span_record_add_int(&rec, "k", i);
+	ck_assert_uint_eq(rec.dropped_attrs, 3);
+
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(one, 1, 0, 10, &buf, &len);
+	Otelshim__Otlp__Span *sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(sp->n_attributes, 10);
+	ck_assert_uint_eq(sp->dropped_attributes_count, SPAN_MAX_ATTRS + 3 - 10);
+	ck_assert_int_eq(sp->attributes[9]->value->int_value, 9);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+
+	req = encode_decode(one, 1, 0, 0, &buf, &len);
+	sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(sp->n_attributes, 0);
+	ck_assert_uint_eq(sp->dropped_attributes_count, SPAN_MAX_ATTRS + 3);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+START_TEST(full_records_large_batch)
+{
+	enum { N = 512 };
+	static struct span_record recs[N];
+	const struct span_record *ptrs[N];
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	/* Fill every record to its limits: all attrs, full arena. */
+	char big[200];
+	memset(big, 'x', sizeof(big));
+	for (int i = 0; i < N; i++) {
+		struct span_record *r = &recs[i];
+		span_record_init(r);
+		memcpy(r->trace_id, TID, 16);
+		r->trace_id[15] = (uint8_t)i;
+		memcpy(r->span_id, SID, 8);
+		r->span_id[0] = (uint8_t)i;
+		r->span_id[1] = (uint8_t)(i >> 8);
+		span_record_set_name(r, big, 50);
+		while (span_record_add_str(r, "s", big, sizeof(big)) == 0)
+			;
+		ptrs[i] = r;
+	}
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(ptrs, N, 7, 128, &buf, &len);
+	Otelshim__Otlp__ScopeSpans *ss = req->resource_spans[0]->scope_spans[0];
+	ck_assert_uint_eq(ss->n_spans, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_uint_eq(ss->spans[i]->span_id.data[0], (uint8_t)i);
+		ck_assert_uint_eq(ss->spans[i]->n_attributes, recs[i].n_attrs);
+		ck_assert_str_eq(ss->spans[i]->attributes[0]->value->string_value,
+				 "xxxxxxx");
+	}
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+START_TEST(empty_batch_is_valid)
+{
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(NULL, 0, 0, 128, &buf, &len);
+	ck_assert_uint_eq(req->resource_spans[0]->scope_spans[0]->n_spans, 0);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+START_TEST(responses)
+{
+	int64_t rej;
+	char msg[16];
+
+	ck_assert_int_eq(otlp_parse_response(NULL, 0, &rej, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(rej, 0);
+	ck_assert_str_eq(msg, "");
+
+	/* partial_success { rejected_spans: 3, error_message: "too many spans here" } */
+	const char *em = "too many spans here";
+	uint8_t b[64];
+	size_t n = 0, ml = strlen(em);
+	b[n++] = 0x0a;
+	b[n++] = (uint8_t)(2 + 2 + ml);
+	b[n++] = 0x08;
+	b[n++] = 3;
+	b[n++] = 0x12;
+	b[n++] = (uint8_t)ml;
+	memcpy(b + n, em, ml);
+	n += ml;
+	ck_assert_int_eq(otlp_parse_response(b, n, &rej, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(rej, 3);
+	ck_assert_str_eq(msg, "too many spans ");	/* cut to the buffer */
+
+	/* an empty partial_success means full success */
+	uint8_t e[] = {0x0a, 0x00};
+	ck_assert_int_eq(otlp_parse_response(e, 2, &rej, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(rej, 0);
+
+	/* garbage: a truncated length-delimited field */
+	uint8_t g[] = {0x0a, 0x40, 0x08};
+	ck_assert_int_eq(otlp_parse_response(g, 3, &rej, msg, sizeof(msg)), -1);
+	/* a body a proxy might send: HTML */
+	const char *html = "<html>bad gateway</html>";
+	ck_assert_int_eq(otlp_parse_response((const uint8_t *)html,
+					     strlen(html), &rej, msg,
+					     sizeof(msg)),
+			 -1);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+	Suite *s = suite_create("otlp");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, roundtrip);
+	tcase_add_test(tc, root_span_and_unset_status);
+	tcase_add_test(tc, status_message_only_with_error);
+	tcase_add_test(tc, link);
+	tcase_add_test(tc, value_length_limit_keeps_utf8_whole);
+	tcase_add_test(tc, count_limit_and_dropped);
+	tcase_add_test(tc, full_records_large_batch);
+	tcase_add_test(tc, empty_batch_is_valid);
+	tcase_add_test(tc, responses);
+	suite_add_tcase(s, tc);
+	return s;
+}
