@@ -60,6 +60,7 @@ static int worker_sleeping;
 static uint32_t flush_req;
 static uint32_t flush_done;
 static uint64_t flush_deadline_ns;
+static pid_t owner_pid;		/* the process whose thread runs */
 
 /* Owned by the exporter thread. */
 static struct resource resource;
@@ -319,6 +320,7 @@ static void start_thread(void)
 					 THREAD_STARTING, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return;
+	__atomic_store_n(&owner_pid, getpid(), __ATOMIC_RELEASE);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -441,37 +443,53 @@ static void report(void)
 			 (unsigned long long)s.exported);
 }
 
+/*
+ * Ask the thread to export everything queued now and wait for it, at most
+ * the exit flush deadline. Only a thread of this process can do it: a vfork
+ * child shares our memory but not our thread, so it does not wait.
+ */
+static void flush_wait(void)
+{
+	int ts = __atomic_load_n(&thread_state, __ATOMIC_ACQUIRE);
+
+	if (ts == THREAD_NONE || ts == THREAD_FAILED ||
+	    getpid() != __atomic_load_n(&owner_pid, __ATOMIC_ACQUIRE))
+		return;
+	uint64_t deadline = now_ns() + (uint64_t)cfg.exit_flush_timeout_ms *
+					       1000000u;
+	__atomic_store_n(&flush_deadline_ns, deadline, __ATOMIC_RELEASE);
+	uint32_t req = __atomic_add_fetch(&flush_req, 1, __ATOMIC_ACQ_REL);
+	futex_wake(&flush_req);
+	wake_worker();
+	for (;;) {
+		uint32_t done = __atomic_load_n(&flush_done, __ATOMIC_ACQUIRE);
+		uint64_t now = now_ns();
+		/* wrap-safe: done has reached req */
+		if ((int32_t)(done - req) >= 0 || now >= deadline)
+			break;
+		futex_wait(&flush_done, done, deadline - now);
+	}
+}
+
 void exporter_shutdown(void)
 {
 	int expected = STATE_RUNNING;
 
 	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != STATE_RUNNING)
 		return;
-	if (__atomic_load_n(&thread_state, __ATOMIC_ACQUIRE) !=
-		    THREAD_NONE &&
-	    __atomic_load_n(&thread_state, __ATOMIC_ACQUIRE) !=
-		    THREAD_FAILED) {
-		uint64_t deadline = now_ns() + (uint64_t)cfg.exit_flush_timeout_ms *
-						       1000000u;
-		__atomic_store_n(&flush_deadline_ns, deadline,
-				 __ATOMIC_RELEASE);
-		uint32_t req = __atomic_add_fetch(&flush_req, 1,
-						  __ATOMIC_ACQ_REL);
-		futex_wake(&flush_req);
-		wake_worker();
-		for (;;) {
-			uint32_t done = __atomic_load_n(&flush_done,
-							__ATOMIC_ACQUIRE);
-			uint64_t now = now_ns();
-			if (done == req || now >= deadline)
-				break;
-			futex_wait(&flush_done, done, deadline - now);
-		}
-	}
+	flush_wait();
 	if (!__atomic_compare_exchange_n(&state, &expected, STATE_SHUTDOWN, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
 	report();
+}
+
+void exporter_flush(void)
+{
+	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != STATE_RUNNING ||
+	    !queue.cap || queue_size(&queue) == 0)
+		return;
+	flush_wait();
 }
 
 void exporter_atfork_prepare(void)

@@ -196,6 +196,13 @@ int exporter_submit(const struct span_record *r);
 void exporter_shutdown(void);
 
 /*
+ * exporter_flush() exports what is queued now and waits for it, at most the
+ * exit flush deadline; the exporter stays up. For exec: the new program
+ * image would lose the queue. Returns at once when nothing is queued.
+ */
+void exporter_flush(void);
+
+/*
  * Fork support, to be called from pthread_atfork handlers. In the child the
  * parent's queued spans are discarded (the parent exports them), counters are
  * reset and the exporter thread, which does not exist in the child, is

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "exporter.h"
 #include "envcarrier.h"
 #include "guard.h"
 #include "init.h"
@@ -37,32 +38,49 @@ static char *const *carry(struct envcarrier *ec, char *const envp[])
 	return env;
 }
 
+/*
+ * Before the image is replaced: the spans still queued would vanish with
+ * it, so export them first (bounded by OTELSHIM_EXIT_FLUSH_TIMEOUT; free
+ * when nothing is queued, as in the usual fork-then-exec child).
+ */
+static char *const *carry_exec(struct envcarrier *ec, char *const envp[])
+{
+	if (!guard_active() && init_is_active()) {
+		int saved_errno = errno;
+		guard_enter();
+		exporter_flush();
+		guard_leave();
+		errno = saved_errno;
+	}
+	return carry(ec, envp);
+}
+
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	struct envcarrier ec;
 
-	return REAL(execve)(path, argv, carry(&ec, envp));
+	return REAL(execve)(path, argv, carry_exec(&ec, envp));
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
 	struct envcarrier ec;
 
-	return REAL(execve)(path, argv, carry(&ec, environ));
+	return REAL(execve)(path, argv, carry_exec(&ec, environ));
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	struct envcarrier ec;
 
-	return REAL(execvpe)(file, argv, carry(&ec, envp));
+	return REAL(execvpe)(file, argv, carry_exec(&ec, envp));
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
 	struct envcarrier ec;
 
-	return REAL(execvpe)(file, argv, carry(&ec, environ));
+	return REAL(execvpe)(file, argv, carry_exec(&ec, environ));
 }
 
 /* Gather the variadic arguments after arg0; -1 (E2BIG) past MAX_ARGS. */
