@@ -273,7 +273,7 @@ void console_print(int fd, const struct resource *res,
 		hex(id, spans[idx[g]]->trace_id, 16);
 		fmt_ms(total, sizeof(total), tv.t1 > tv.t0 ? tv.t1 - tv.t0 : 0);
 		put(&o, "otelshim[%s:%d]: trace %s  service=%s  %zu span%s  %s\n",
-		    program_invocation_short_name, (int)getpid(), id,
+		    otel_log_name(), (int)getpid(), id,
 		    svc ? svc : "?", tv.n, tv.n == 1 ? "" : "s", total);
 
 		/* Roots first: spans whose parent is not in this trace's batch. */

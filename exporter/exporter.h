@@ -246,6 +246,10 @@ void exporter_set_thread_hook(void (*hook)(void));
  * of an interposed call.
  */
 void otel_log_set_level(enum log_level level);
+/* Copy the program's name now, before the program can rewrite argv[0]. */
+void otel_log_init(void);
+/* That name ("curl"), for messages and the console. */
+const char *otel_log_name(void);
 enum log_level otel_log_get_level(void);
 void otel_log(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

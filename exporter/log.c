@@ -4,9 +4,10 @@
  *
  * It never allocates (fixed buffer), preserves errno, and writes with
  * write(2), which inside the preloaded shim is the interposed write: the
- * shim's guard makes that a plain pass-through. The program name is read
- * from program_invocation_short_name, which glibc sets before any
- * constructor runs.
+ * shim's guard makes that a plain pass-through. The program name is copied
+ * from program_invocation_short_name at start-up (otel_log_init): that
+ * string lives in argv[0], which programs such as nginx overwrite later
+ * ("nginx: worker process").
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +18,23 @@
 #include "exporter.h"
 
 static enum log_level log_level = LOG_WARN;
+static char log_name[64];
+
+void otel_log_init(void)
+{
+	const char *n = program_invocation_short_name;
+	size_t len = n ? strlen(n) : 0;
+
+	if (len >= sizeof(log_name))
+		len = sizeof(log_name) - 1;
+	memcpy(log_name, n ? n : "", len);
+	log_name[len] = '\0';
+}
+
+const char *otel_log_name(void)
+{
+	return log_name[0] ? log_name : program_invocation_short_name;
+}
 
 void otel_log_set_level(enum log_level level)
 {
@@ -41,7 +59,7 @@ void otel_log(enum log_level level, const char *fmt, ...)
 		return;
 	}
 	k = snprintf(buf, sizeof(buf), "otelshim[%s:%d]: ",
-		     program_invocation_short_name, (int)getpid());
+		     otel_log_name(), (int)getpid());
 	n = k < 0 ? 0 : (size_t)k;
 	if (n < sizeof(buf)) {
 		va_start(ap, fmt);

@@ -178,8 +178,8 @@ static void executable(char *name, size_t name_cap, char *path,
 
 	if (n <= 0) {
 		path[0] = '\0';
-		copy_str(name, name_cap, program_invocation_short_name,
-			 strlen(program_invocation_short_name));
+		copy_str(name, name_cap, otel_log_name(),
+			 strlen(otel_log_name()));
 		return;
 	}
 	path[n] = '\0';

@@ -62,6 +62,7 @@ __attribute__((constructor)) static void init(void)
 {
 	const struct config *cfg;
 
+	otel_log_init();	/* before the program can rewrite argv[0] */
 	config_load();
 	cfg = config_get();
 	if (cfg->secure || cfg->disabled)
