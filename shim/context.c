@@ -20,8 +20,9 @@ struct serving {
 struct thread_state {
 	uint64_t id;
 	uint64_t turns;			/* event-loop waits seen */
-	uint32_t turn_reads;		/* request heads read this turn */
-	struct span_ctx turn_ctx;	/* the last of them */
+	uint32_t turn_reads;		/* requests with bytes read this turn */
+	const struct span_ctx *turn_last;	/* the last of them ... */
+	struct span_ctx turn_ctx;	/* ... and a copy of its context */
 };
 
 static struct serving serving[SERVING_MAX];
@@ -58,6 +59,17 @@ void context_turn(void)
 {
 	ts.turns++;
 	ts.turn_reads = 0;
+	ts.turn_last = NULL;
+	ts.turn_ctx.valid = 0;
+}
+
+void context_serve_read(const struct span_ctx *ctx)
+{
+	ts.turn_ctx = *ctx;
+	if (ts.turn_last != ctx) {
+		ts.turn_last = ctx;
+		ts.turn_reads++;
+	}
 }
 
 void context_serve_begin(const struct span_ctx *ctx, struct context_slot *slot)
@@ -66,8 +78,7 @@ void context_serve_begin(const struct span_ctx *ctx, struct context_slot *slot)
 
 	slot->thread = 0;
 	slot->index = -1;
-	ts.turn_reads++;
-	ts.turn_ctx = *ctx;
+	context_serve_read(ctx);
 	for (int i = 0; i < SERVING_MAX; i++) {
 		uint64_t expected = 0;
 		if (__atomic_load_n(&serving[i].thread, __ATOMIC_RELAXED))

@@ -10,7 +10,8 @@
  *   thread      exactly one request is being served on this thread
  *               (thread-per-request servers: exact);
  *   turn        this event-loop turn (an epoll_wait/poll/select return) read
- *               exactly one request head (event-loop servers such as nginx);
+ *               bytes (head or body) of exactly one request (event-loop
+ *               servers such as nginx);
  *   ambiguous   several candidates: a new trace, without link;
  *   handoff     none on this thread but exactly one in the process (work
  *               handed to another thread): a new trace with a span link to it;
@@ -63,6 +64,13 @@ void context_turn(void);
  * (ctx->valid set). ctx must stay valid until context_serve_end().
  */
 void context_serve_begin(const struct span_ctx *ctx, struct context_slot *slot);
+
+/*
+ * Bytes of a request being served (its body) were read on this thread:
+ * the request is a candidate of this turn. context_serve_begin() counts
+ * the head itself.
+ */
+void context_serve_read(const struct span_ctx *ctx);
 
 /* Its response is complete (or the connection died), on any thread. */
 void context_serve_end(struct context_slot *slot);

@@ -606,7 +606,20 @@ static void start_client(struct conn *c, struct http_exchange *ex,
 
 	if (h->n_requests == 1 && h->binding.valid)
 		bound = &h->binding;
-	ex->rule = (uint8_t)context_parent(bound, &parent, &ex->link);
+	if (h->n_requests == 1 && !bound &&
+	    h->binding_rule == CONTEXT_AMBIGUOUS) {
+		/*
+		 * Opened while several requests were candidates: whichever turn
+		 * its first request is written in (a non-blocking connect
+		 * completes later, amid other requests), that turn says nothing
+		 * about which request opened it. Do not guess.
+		 */
+		parent.valid = 0;
+		ex->link.valid = 0;
+		ex->rule = CONTEXT_AMBIGUOUS;
+	} else {
+		ex->rule = (uint8_t)context_parent(bound, &parent, &ex->link);
+	}
 	if (!parent.valid && ex->rule != CONTEXT_AMBIGUOUS &&
 	    ex->rule != CONTEXT_HANDOFF && hd->n_traceparent == 1 &&
 	    tracecontext_parse_traceparent(hd->traceparent.p,
@@ -880,6 +893,12 @@ static void server_received(struct conn *c, const char *p, size_t n,
 
 	while (n > 0 && hf->state != HALF_LOST) {
 		if (hf->state != HALF_HEAD) {
+			/* the body of the newest request: a turn candidate */
+			struct http_conn *hc = &c->http;
+			if (hc->n_inflight)
+				context_serve_read(
+					&hc->ex[(hc->first + hc->n_inflight -
+						 1) % HTTP_MAX_INFLIGHT].ctx);
 			k = skip_body(hf, p, n);
 			if (k < 0) {
 				lose(c);

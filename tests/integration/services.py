@@ -99,8 +99,11 @@ def main():
         handler = spawn(sys.argv[2], sys.argv[3])
     else:
         sys.exit(f"unknown service {kind}")
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128    # not 5: no SYN drops under the tests' load
+
+    srv = Server(("127.0.0.1", 0), handler)
     print(f"PORT {srv.server_address[1]}", flush=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
