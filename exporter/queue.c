@@ -1,9 +1,12 @@
 /*
  * queue.c - the span queue (see queue.h).
  *
- * Slot i's sequence number says whose turn it is: seq == pos means free for
- * the producer of position pos; seq == pos + 1 means published for the
- * consumer; the consumer sets it to pos + cap when done.
+ * Slot i's sequence number says whose turn it is: seq == 2 * pos means free
+ * for the producer of position pos; seq == 2 * pos + 1 means published for
+ * the consumer; the consumer sets it to 2 * (pos + cap), free for the next
+ * lap, when done. (Counting in steps of two keeps "published" and "free for
+ * the next lap" apart even when cap is 1; with seq == pos + 1 for both, a
+ * one-slot queue let a producer overwrite an unconsumed record.)
  */
 #include <errno.h>
 #include <string.h>
@@ -41,7 +44,7 @@ int queue_init(struct queue *q, uint32_t cap)
 void queue_reset(struct queue *q)
 {
 	for (uint32_t i = 0; i < q->cap; i++)
-		__atomic_store_n(&q->seq[i], i, __ATOMIC_RELAXED);
+		__atomic_store_n(&q->seq[i], 2 * (uint64_t)i, __ATOMIC_RELAXED);
 	__atomic_store_n(&q->tail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&q->head, 0, __ATOMIC_RELEASE);
 }
@@ -66,7 +69,7 @@ int queue_push(struct queue *q, const struct span_record *r)
 	for (;;) {
 		i = (uint32_t)(pos % q->cap);
 		uint64_t seq = __atomic_load_n(&q->seq[i], __ATOMIC_ACQUIRE);
-		int64_t diff = (int64_t)(seq - pos);
+		int64_t diff = (int64_t)(seq - 2 * pos);
 		if (diff == 0) {
 			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1,
 							1, __ATOMIC_RELAXED,
@@ -79,18 +82,18 @@ int queue_push(struct queue *q, const struct span_record *r)
 		}
 	}
 	copy_record(&q->slots[i], r);
-	__atomic_store_n(&q->seq[i], pos + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&q->seq[i], 2 * pos + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
 const struct span_record *queue_peek(const struct queue *q, uint32_t i)
 {
 	uint64_t pos = __atomic_load_n(&q->head, __ATOMIC_RELAXED) + i;
-	uint32_t s = (uint32_t)(pos % q->cap);
 
-	if (i >= q->cap)
+	if (i >= q->cap)	/* also a queue that was never mapped */
 		return NULL;
-	if (__atomic_load_n(&q->seq[s], __ATOMIC_ACQUIRE) != pos + 1)
+	uint32_t s = (uint32_t)(pos % q->cap);
+	if (__atomic_load_n(&q->seq[s], __ATOMIC_ACQUIRE) != 2 * pos + 1)
 		return NULL;
 	return &q->slots[s];
 }
@@ -110,7 +113,7 @@ void queue_release(struct queue *q, uint32_t n)
 
 	for (uint32_t k = 0; k < n; k++) {
 		uint64_t pos = head + k;
-		__atomic_store_n(&q->seq[pos % q->cap], pos + q->cap,
+		__atomic_store_n(&q->seq[pos % q->cap], 2 * (pos + q->cap),
 				 __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&q->head, head + n, __ATOMIC_RELEASE);

@@ -182,18 +182,26 @@ static void parse_endpoint(struct parse *p, struct exporter_config *e)
 	const char *t = get(p, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
 	const char *g = get(p, "OTEL_EXPORTER_OTLP_ENDPOINT");
 	char url[1024];
+	int n, ok;
 
 	if (t) {
-		copy(url, sizeof(url), t);
+		n = snprintf(url, sizeof(url), "%s", t);
+		ok = 1;
 	} else if (g) {
-		size_t n = strlen(g);
-		snprintf(url, sizeof(url), "%s%sv1/traces", g,
-			 n && g[n - 1] == '/' ? "" : "/");
-		/* "http://h:4318" has no path: the base path is "/" */
+		size_t gl = strlen(g);
+		n = snprintf(url, sizeof(url), "%s%sv1/traces", g,
+			     gl && g[gl - 1] == '/' ? "" : "/");
+		/* "http://h:4318" has no path: the base path is "/". The base
+		 * itself must be a URL: "http://" + "v1/traces" is not. */
+		ok = parse_url(e, g) == 0;
 	} else {
-		copy(url, sizeof(url), "http://localhost:4318/v1/traces");
+		n = snprintf(url, sizeof(url), "http://localhost:4318/v1/traces");
+		ok = 1;
 	}
-	if (parse_url(e, url) < 0) {
+	/* a URL cut to fit the buffer would post somewhere else: reject it */
+	if (n < 0 || (size_t)n >= sizeof(url))
+		ok = 0;
+	if (!ok || parse_url(e, url) < 0) {
 		warn(p, "%s='%s' is not a valid http URL; using "
 			"http://localhost:4318/v1/traces",
 		     t ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
@@ -201,7 +209,8 @@ static void parse_endpoint(struct parse *p, struct exporter_config *e)
 		     t ? t : g);
 		parse_url(e, "http://localhost:4318/v1/traces");
 	}
-	if (!strcmp(e->endpoint_scheme, "https")) {
+	/* Only the OTLP exporter uses the endpoint (console and none do not). */
+	if (e->kind == EXPORTER_OTLP && !strcmp(e->endpoint_scheme, "https")) {
 		warn(p, "https OTLP endpoints are not supported yet (%s:%u); "
 			"spans will not be exported",
 		     e->endpoint_host, e->endpoint_port);
@@ -342,9 +351,9 @@ static unsigned parse_propagators(struct parse *p)
 
 	if (!v)
 		return PROPAGATE_TRACECONTEXT | PROPAGATE_BAGGAGE;
-	for (const char *s = v; *s;) {
-		size_t n = strcspn(s, ",");
-		const char *e = s + n;
+	for (const char *item = v; *item;) {
+		size_t n = strcspn(item, ",");
+		const char *s = item, *e = item + n;
 		while (s < e && isspace((unsigned char)*s))
 			s++;
 		while (e > s && isspace((unsigned char)e[-1]))
@@ -363,9 +372,9 @@ static unsigned parse_propagators(struct parse *p)
 					"b3multi, none); skipping it",
 				     v, (int)len, s);
 		}
-		s += n;
-		if (*s == ',')
-			s++;
+		item += n;
+		if (*item == ',')
+			item++;
 	}
 	return bits;
 }
@@ -425,10 +434,13 @@ int config_parse(struct config *c, const char *(*lookup)(const char *name))
 	e->max_export_batch_size =
 		parse_uint(&p, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1);
 	if (e->max_export_batch_size > e->max_queue_size) {
-		warn(&p, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%u exceeds "
-			 "OTEL_BSP_MAX_QUEUE_SIZE=%u; using %u",
-		     e->max_export_batch_size, e->max_queue_size,
-		     e->max_queue_size);
+		/* A default batch simply follows a smaller queue; a batch the
+		 * user set larger than the queue is worth a warning. */
+		if (get(&p, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"))
+			warn(&p, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%u exceeds "
+				 "OTEL_BSP_MAX_QUEUE_SIZE=%u; using %u",
+			     e->max_export_batch_size, e->max_queue_size,
+			     e->max_queue_size);
 		e->max_export_batch_size = e->max_queue_size;
 	}
 	e->exit_flush_timeout_ms =
