@@ -21,7 +21,9 @@
  * were consumed. The k tail bytes stay the program's own, so a program
  * never believes a request fully sent while bytes of it are still owed:
  * it will call again, and the owed bytes go first. Head bytes that arrive
- * in pieces are held (claimed and kept) until the head is complete.
+ * in pieces are held (claimed and kept) until the head is complete. A head
+ * too large for h->out that arrives whole in one call is not rewritten: all
+ * of it is the tail, sent as the program wrote it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1083,13 +1085,20 @@ static void fed_raw(struct conn *c, const struct iovec *iov, int iovcnt,
 	struct iovec part[64];
 	size_t t = c->http.tail < n ? c->http.tail : n;
 
-	c->http.tail = (uint8_t)(c->http.tail - t);
+	c->http.tail = (uint32_t)(c->http.tail - t);
 	off += t;
 	n -= t;
-	int k = slice(iov, iovcnt, off, n, part, 64);
-
-	for (int i = 0; i < k; i++)
-		client_sent(c, part[i].iov_base, part[i].iov_len, now);
+	/* in slices of 64: a writev may carry up to IOV_MAX (1024) pieces */
+	while (n > 0) {
+		int k = slice(iov, iovcnt, off, n, part, 64);
+		if (k == 0)
+			break;
+		for (int i = 0; i < k; i++) {
+			client_sent(c, part[i].iov_base, part[i].iov_len, now);
+			off += part[i].iov_len;
+			n -= part[i].iov_len;
+		}
+	}
 }
 
 static int nonblocking(const struct http_send_call *call)
@@ -1145,6 +1154,19 @@ static size_t head_step(struct conn *c, const struct iovec *iov, int iovcnt,
 		size_t term = head_len >= 2 && head[head_len - 2] == '\r' ? 2
 									  : 1;
 		size_t keep = term < (size_t)k ? term : (size_t)k;
+		if (head_len - keep > sizeof(h->out)) {
+			/*
+			 * A head larger than our buffer, whole in this call (a
+			 * head gathered across calls always fits): it goes out
+			 * as the program wrote it, without our header lines,
+			 * and is still traced. Its bytes are the tail.
+			 */
+			h->pend_off = 0;
+			h->pend_len = 0;
+			request_body(hf, &hd);
+			h->tail = (uint32_t)k;
+			return taken;
+		}
 		long w = rewrite_head(h->out, sizeof(h->out), head, head_len,
 				      keep, ex);
 		if (w < 0) {
@@ -1157,7 +1179,7 @@ static size_t head_step(struct conn *c, const struct iovec *iov, int iovcnt,
 		request_body(hf, &hd);
 		/* the kept tail is sent raw first: remember it as owed by the
 		 * program (it is in its buffer) by leaving it unclaimed */
-		h->tail = (uint8_t)keep;
+		h->tail = (uint32_t)keep;
 		return taken + (size_t)k - keep;
 	}
 	return taken;
@@ -1263,7 +1285,7 @@ ssize_t http_conn_send(struct conn *c, const struct http_send_call *call,
 			break;
 		size_t claimed = head_step(c, iov, iovcnt, off, total, now);
 		off += claimed;
-		if (!h->pend_len && claimed == 0 &&
+		if (!h->pend_len && !h->tail && claimed == 0 &&
 		    c->proto != CONN_PROTO_OTHER) {
 			/* cannot follow (pipelining too deep): raw from now */
 			lose(c);

@@ -93,7 +93,7 @@ struct http_conn {
 	   program's next byte (held head bytes, injected lines) */
 	uint32_t pend_off;
 	uint32_t pend_len;
-	uint8_t tail;		/* head bytes left to the program, sent raw
+	uint32_t tail;		/* head bytes left to the program, sent raw
 				   after the owed bytes */
 	struct http_exchange ex[HTTP_MAX_INFLIGHT];
 	struct http_half tx;	/* bytes the program sends */
