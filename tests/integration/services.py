@@ -7,6 +7,10 @@ code at all: whatever trace context crosses them is otelshim's doing.
                                        200 with what came back
   python3 services.py leaf             GET /p -> 200 "leaf /p" and the
                                        request's header lines
+  python3 services.py edges            server-side framing cases: /close
+                                       (HTTP/1.0, close-delimited), /204,
+                                       /404, /500, /chunked, /huge (64 MiB
+                                       the client will not read), HEAD
   python3 services.py w3c              the W3C trace-context test service
                                        protocol: POST a JSON array
                                        [{"url": U, "arguments": A}, ...];
@@ -87,10 +91,54 @@ def leaf():
     return Handler
 
 
+def edges():
+    class Handler(Base):
+        def do_GET(self):
+            if self.path == "/close":
+                # HTTP/1.0, no Content-Length: the body ends at the close
+                self.close_connection = True
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain"
+                                 b"\r\n\r\nclose-delimited body\n")
+            elif self.path == "/204":
+                self.send_response(204)
+                self.end_headers()
+            elif self.path == "/500":
+                self.reply(500, b"boom\n")
+            elif self.path == "/404":
+                self.reply(404, b"nope\n")
+            elif self.path == "/chunked":
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for part in (b"one ", b"two ", b"three\n"):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            elif self.path == "/huge":
+                # far more than the client will read: it hangs up
+                self.send_response(200)
+                self.send_header("Content-Length", str(64 << 20))
+                self.end_headers()
+                try:
+                    for _ in range(1024):
+                        self.wfile.write(b"x" * 65536)
+                except OSError:
+                    self.close_connection = True
+            else:
+                self.reply(200, f"edge {self.path}\n".encode())
+
+        def do_HEAD(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1234")
+            self.end_headers()
+    return Handler
+
+
 def main():
     kind = sys.argv[1]
     if kind == "relay":
         handler = relay(sys.argv[2])
+    elif kind == "edges":
+        handler = edges()
     elif kind == "leaf":
         handler = leaf()
     elif kind == "w3c":

@@ -381,6 +381,54 @@ def test_binary_protocols_untouched():
         rx.check_clean()
 
 
+def test_binary_on_port_80():
+    """The same, on port 80, where a port-based detector would assume HTTP
+    (needs root to bind; otherwise the test says so and uses port 8080)."""
+    import socket as _s
+    import threading as _t
+    ls = _s.socket()
+    ls.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
+    port = 80
+    try:
+        ls.bind(("127.0.0.1", 80))
+    except PermissionError:
+        print("    not root: port 80 not available, using 8080", flush=True)
+        port = 8080
+        ls.bind(("127.0.0.1", port))
+    ls.listen(16)
+    stop = []
+
+    def serve():
+        while not stop:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            with c:
+                data = b""
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    data += d
+                    c.sendall(d)
+    th = _t.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        with Receiver() as rx, HttpServer() as srv:
+            res = run([PYTHON, "-c", BINARY_CLIENT, str(port),
+                       str(srv.port)], rx)
+            check_eq((res.returncode, res.out),
+                     (0, "echoed 7 payloads, 0 differed\n"),
+                     f"echo client on port {port} ({res!r})")
+            spans = rx.wait_spans(1, settle=0.5)
+            check_eq(len(spans), 1, f"spans (only the HTTP one expected): "
+                     f"{summarize(spans)}")
+    finally:
+        stop.append(1)
+        ls.close()
+
+
 IDENTITY_SCRIPT = r"""
 import sys, urllib.request, http.client
 c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]))
@@ -497,6 +545,7 @@ TESTS = [
     test_python_urllib_client,
     test_service_name_and_resource_attributes,
     test_binary_protocols_untouched,
+    test_binary_on_port_80,
     test_output_identity,
     test_sdk_disabled,
     test_exporter_none,

@@ -444,6 +444,79 @@ def test_concurrent():
             check_eq(len(paths), 1, f"new trace {t} holds one request")
 
 
+# ---- server spans: framing cases -------------------------------------------
+
+def exchange(port, data, read_limit=None):
+    s = socket.create_connection(("127.0.0.1", port), 10)
+    s.sendall(data)
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+        if read_limit and len(got) >= read_limit:
+            break
+    s.close()
+    return got
+
+
+def test_server_framing():
+    with Receiver() as rx, Service(["edges"], traced_env(rx, "edges")) as ed:
+        t0 = time.time_ns()
+        # three pipelined requests in one write, then the fourth closes
+        got = exchange(ed.port, b"GET /p1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                       b"GET /p2?q=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                       b"HEAD /p3 HTTP/1.1\r\nHost: a\r\n\r\n"
+                       b"GET /204 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        check(got.count(b"HTTP/1.1 ") == 4, f"four answers: {got[:300]!r}")
+        for req in (b"GET /close HTTP/1.0\r\n\r\n",
+                    b"GET /chunked HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                    b"GET /500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                    b"GET /404 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"):
+            exchange(ed.port, req)
+        # the client hangs up early: the response never completes
+        exchange(ed.port, b"GET /huge HTTP/1.1\r\nHost: a\r\n\r\n",
+                 read_limit=100000)
+        spans = rx.wait_spans(9, timeout=10)
+        t1 = time.time_ns()
+        check_eq(len(spans), 9, f"spans: {summarize(spans)}")
+        by = {}
+        for s in spans:
+            a = s["attributes"]
+            check_eq(s["kind"], KIND_SERVER, "kind")
+            by[(a.get("http.request.method"), a.get("url.path"))] = s
+            check(t0 <= int(s["start"]) <= int(s["end"]) <= t1,
+                  "times within the test")
+        p1, p2, p3 = by[("GET", "/p1")], by[("GET", "/p2")], by[("HEAD", "/p3")]
+        check(int(p1["end"]) <= int(p2["start"]) or
+              int(p1["start"]) <= int(p2["start"]), "pipelined in order")
+        check(int(p2["start"]) <= int(p3["start"]), "pipelined in order")
+        check_eq(p2["attributes"].get("url.query"), "q=1", "url.query")
+        check_eq(p3["attributes"].get("http.response.status_code"), 200, "HEAD")
+        check_eq(by[("GET", "/204")]["attributes"]
+                 .get("http.response.status_code"), 204, "204")
+        close = by[("GET", "/close")]
+        check_eq((close["attributes"].get("http.response.status_code"),
+                  close["attributes"].get("network.protocol.version"),
+                  close["status"]["code"]), (200, "1.0", 0),
+                 "close-delimited HTTP/1.0 response")
+        check_eq(by[("GET", "/chunked")]["attributes"]
+                 .get("http.response.status_code"), 200, "chunked")
+        e500 = by[("GET", "/500")]
+        check_eq((e500["status"]["code"], e500["attributes"].get("error.type")),
+                 (2, "500"), "5xx is a server error")
+        e404 = by[("GET", "/404")]
+        check_eq((e404["status"]["code"], e404["attributes"].get("error.type")),
+                 (0, None), "4xx is not a server error")
+        huge = by[("GET", "/huge")]
+        check_eq(huge["status"]["code"], 2,
+                 "a response cut by the client's hang-up is an error")
+        check(huge["attributes"].get("error.type"),
+              f"error.type set: {huge['attributes']}")
+        rx.check_clean()
+
+
 # ---- nginx: static files and identical answers -----------------------------
 
 def test_nginx_static():
@@ -826,6 +899,7 @@ def test_exec_propagation():
 
 if __name__ == "__main__":
     main([test_chain_keepalive, test_chain_no_keepalive, test_concurrent,
+          test_server_framing,
           test_nginx_static, test_nginx_identical, test_w3c_traceparent_forms,
           test_w3c_spans_and_sampling, test_w3c_tracestate_forms,
           test_propagators_b3_baggage_none, test_exec_propagation])
