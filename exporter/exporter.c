@@ -112,14 +112,29 @@ static int retryable(int status)
 	       status == 504;
 }
 
-/* Sleep until the deadline, or until a flush is requested. */
-static void retry_sleep(uint64_t until_ns)
+/*
+ * Sleep until the retry time. A flush request (the process is exiting)
+ * does not hurry the retry (the collector asked for the wait); it only
+ * ends it when the retry would come after the flush deadline. Returns 1
+ * to retry, 0 to give up.
+ */
+static int retry_sleep(uint64_t until_ns)
 {
 	uint32_t fr = __atomic_load_n(&flush_req, __ATOMIC_ACQUIRE);
-	uint64_t now = now_ns();
 
-	if (until_ns > now)
+	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= until_ns)
+			return 1;
+		uint32_t cur = __atomic_load_n(&flush_req, __ATOMIC_ACQUIRE);
+		if (cur != fr) {
+			fr = cur;
+			if (until_ns > __atomic_load_n(&flush_deadline_ns,
+						       __ATOMIC_ACQUIRE))
+				return 0;
+		}
 		futex_wait(&flush_req, fr, until_ns - now);
+	}
 }
 
 static void note_failure(const char *what, int code, uint32_t n)
@@ -185,7 +200,13 @@ static void post_batch(const uint8_t *body, size_t len, uint32_t n,
 				note_failure("error", -r, n);
 			return;
 		}
-		retry_sleep(until);
+		if (!retry_sleep(until)) {
+			if (r == 0)
+				note_failure("HTTP status", res.status, n);
+			else
+				note_failure("error", -r, n);
+			return;
+		}
 		backoff_ms = backoff_ms * 3 / 2;
 		if (backoff_ms > 5000)
 			backoff_ms = 5000;

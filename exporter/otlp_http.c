@@ -103,6 +103,29 @@ static int field_value_ok(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * Remove the line of header key from the block out[0..*used): a later
+ * member wins, so OTEL_EXPORTER_OTLP_TRACES_HEADERS (appended after the
+ * generic list) overrides a generic key of the same name (SPEC.md 1.6).
+ */
+static void remove_header(char *out, size_t *used, const char *key, size_t kl)
+{
+	size_t i = 0;
+
+	while (i < *used) {
+		char *eol = memchr(out + i, '\n', *used - i);
+		size_t line = eol ? (size_t)(eol - (out + i)) + 1 : *used - i;
+		if (line > kl + 1 && out[i + kl] == ':' &&
+		    strncasecmp(out + i, key, kl) == 0) {
+			memmove(out + i, out + i + line, *used - i - line);
+			*used -= line;
+			out[*used] = '\0';
+			continue;
+		}
+		i += line;
+	}
+}
+
 static int build_headers(char *out, size_t cap, const char *spec)
 {
 	size_t used = 0;
@@ -127,6 +150,7 @@ static int build_headers(char *out, size_t cap, const char *spec)
 			return -1;
 		if (!is_token(key, kl) || !field_value_ok(val, vl))
 			return -1;
+		remove_header(out, &used, key, kl);
 		int w = snprintf(out + used, cap - used, "%s: %s\r\n", key,
 				 val);
 		if (w < 0 || (size_t)w >= cap - used)

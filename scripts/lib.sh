@@ -4,8 +4,10 @@
 
 otelshim_root=$(cd "$(dirname "$0")/.." && pwd)
 
-# Debian packages the build needs, with a command or file that proves each.
-otelshim_build_deps="meson:meson ninja:ninja-build cc:gcc pkg-config:pkg-config protoc-c:protobuf-c-compiler /usr/include/protobuf-c/protobuf-c.h:libprotobuf-c-dev /usr/include/check.h:check /usr/include/libunwind.h:libunwind-dev /usr/include/zlib.h:zlib1g-dev"
+# Debian packages the build needs, with a command or file that proves each
+# (libunwind's header lives in the multiarch include directory).
+otelshim_multiarch="$(uname -m)-linux-gnu"
+otelshim_build_deps="meson:meson ninja:ninja-build cc:gcc pkg-config:pkg-config protoc-c:protobuf-c-compiler /usr/include/protobuf-c/protobuf-c.h:libprotobuf-c-dev /usr/include/check.h:check /usr/include/$otelshim_multiarch/libunwind.h:libunwind-dev /usr/include/zlib.h:zlib1g-dev"
 
 otelshim_say() {
 	printf 'otelshim: %s\n' "$*" >&2
