@@ -403,6 +403,47 @@ static enum log_level parse_log_level(struct parse *p)
 	return LOG_INFO;
 }
 
+/* OTELSHIM_DB_QUERY_TEXT: sanitized (default), raw, off. */
+static enum db_query_text parse_db_query_text(struct parse *p)
+{
+	const char *v = get(p, "OTELSHIM_DB_QUERY_TEXT");
+
+	if (!v || !strcasecmp(v, "sanitized"))
+		return DB_TEXT_SANITIZED;
+	if (!strcasecmp(v, "raw"))
+		return DB_TEXT_RAW;
+	if (!strcasecmp(v, "off"))
+		return DB_TEXT_OFF;
+	warn(p, "OTELSHIM_DB_QUERY_TEXT=%s is not sanitized, raw or off; "
+		"using sanitized", v);
+	return DB_TEXT_SANITIZED;
+}
+
+/*
+ * OTEL_SEMCONV_STABILITY_OPT_IN: a comma list; "database/dup" asks for the
+ * old database attribute names as well. Other entries ("database", "http",
+ * "http/dup") are accepted; only database/dup changes anything for now.
+ */
+static int parse_db_dup(struct parse *p)
+{
+	const char *v = get(p, "OTEL_SEMCONV_STABILITY_OPT_IN");
+	int dup = 0;
+
+	while (v && *v) {
+		const char *end = strchr(v, ',');
+		size_t n = end ? (size_t)(end - v) : strlen(v);
+		const char *s = v;
+		while (n && (*s == ' ' || *s == '\t'))
+			s++, n--;
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n == 12 && !strncasecmp(s, "database/dup", 12))
+			dup = 1;
+		v = end ? end + 1 : NULL;
+	}
+	return dup;
+}
+
 int config_parse(struct config *c, const char *(*lookup)(const char *name))
 {
 	struct parse p = {.lookup = lookup};
@@ -457,6 +498,11 @@ int config_parse(struct config *c, const char *(*lookup)(const char *name))
 			   first_set(&p, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
 				     "OTEL_ATTRIBUTE_COUNT_LIMIT"),
 			   128, 0);
+
+	c->db_query_text = parse_db_query_text(&p);
+	c->db_dup = parse_db_dup(&p);
+	c->db_connect_threshold_ms =
+		parse_uint(&p, "OTELSHIM_DB_CONNECT_THRESHOLD", 100, 0);
 
 	copy(c->env_traceparent, sizeof(c->env_traceparent),
 	     get(&p, "TRACEPARENT"));

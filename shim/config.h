@@ -19,6 +19,13 @@
 #define PROPAGATE_B3 0x4u		/* single header */
 #define PROPAGATE_B3MULTI 0x8u
 
+/* OTELSHIM_DB_QUERY_TEXT */
+enum db_query_text {
+	DB_TEXT_SANITIZED = 0,
+	DB_TEXT_RAW,
+	DB_TEXT_OFF,
+};
+
 struct config {
 	int disabled;		/* OTEL_SDK_DISABLED=true or secure execution */
 	int secure;		/* AT_SECURE: nothing read, nothing done */
@@ -26,6 +33,10 @@ struct config {
 	unsigned propagators;	/* PROPAGATE_* */
 	enum log_level log_level;
 	struct exporter_config exporter;
+	/* database spans */
+	enum db_query_text db_query_text;
+	int db_dup;		/* OTEL_SEMCONV_STABILITY_OPT_IN=database/dup */
+	uint32_t db_connect_threshold_ms;	/* OTELSHIM_DB_CONNECT_THRESHOLD */
 	/* the environment-variable carrier (raw; parsed by envcarrier.c) */
 	char env_traceparent[128];
 	char env_tracestate[512];
