@@ -1,4 +1,10 @@
-/* guard.c - storage of the reentrancy guard declared in guard.h. */
+/*
+ * guard.c - storage of the reentrancy guard (guard.h) and of the shim's
+ * on/off switch (init.h), which the core reads and init.c sets.
+ */
 #include "guard.h"
+#include "init.h"
+
+int init_active;
 
 __thread int guard_depth __attribute__((tls_model("initial-exec")));

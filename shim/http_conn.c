@@ -36,6 +36,7 @@
 #include "conn.h"
 #include "real.h"
 #include "http_conn.h"
+#include "init.h"
 #include "tracecontext.h"
 #include "url.h"
 
@@ -1001,7 +1002,8 @@ static void server_sent(struct conn *c, const char *p, size_t n)
 
 int http_conn_send_intercepts(const struct conn *c)
 {
-	return c->role == CONN_ROLE_CLIENT && c->proto != CONN_PROTO_OTHER;
+	return c->role == CONN_ROLE_CLIENT &&
+	       (c->proto == CONN_PROTO_DETECT || c->proto == CONN_PROTO_HTTP);
 }
 
 /* Bytes [from, from+n) of the program's iov as up to max iovecs. */
@@ -1125,6 +1127,10 @@ static size_t head_step(struct conn *c, const struct iovec *iov, int iovcnt,
 	int np = slice(iov, iovcnt, off, total - off, part, 64);
 	size_t taken = 0;
 
+	/* After our destructor: what we hold goes out as it is, and the
+	   connection is passed through from now on. */
+	if (!init_is_active())
+		goto not_http;
 	if (hf->acc_len == 0)
 		hf->head_start_ns = now;
 	for (int i = 0; i < np; i++) {
@@ -1224,6 +1230,7 @@ ssize_t http_conn_send(struct conn *c, const struct http_send_call *call,
 	size_t off = 0;
 	uint64_t now = clock_real_ns();
 	int saved_errno = errno;
+	int progress = 0;	/* some byte reached the socket in this call */
 
 	if (!h->pend_len && rawable(c, iov, iovcnt, 0, total) == total) {
 		/* The usual case inside a body: the program's own call. */
@@ -1252,8 +1259,19 @@ ssize_t http_conn_send(struct conn *c, const struct http_send_call *call,
 			ssize_t r = call->plain(call, v, nv);
 			if (r <= 0) {
 				int e = r < 0 ? errno : EAGAIN;
-				if (hard_error(e))
+				if (hard_error(e)) {
+					/*
+					 * The connection is dead. Unless some
+					 * byte of this call went out, the
+					 * program must see the error exactly
+					 * as without us (EPIPE, ECONNRESET),
+					 * not its held bytes counted as sent.
+					 */
 					http_conn_on_error(c, e, now);
+					h->pend_len = 0;
+					if (!progress)
+						off = 0;
+				}
 				if (off) {
 					errno = saved_errno;
 					return (ssize_t)off;
@@ -1261,6 +1279,7 @@ ssize_t http_conn_send(struct conn *c, const struct http_send_call *call,
 				errno = e;
 				return -1;
 			}
+			progress = 1;
 			size_t ours = (size_t)r < owed ? (size_t)r : owed;
 			size_t mine = (size_t)r - ours;
 			h->pend_off += (uint32_t)ours;
@@ -1299,6 +1318,19 @@ void http_conn_flush(struct conn *c, int fd)
 {
 	struct http_conn *h = &c->http;
 
+	/*
+	 * Head bytes still held (the program sent part of a head, then ends
+	 * the stream): they are the program's, and go out unchanged. Bytes
+	 * are held only while nothing is owed, so they fit.
+	 */
+	if (c->role == CONN_ROLE_CLIENT && h->tx.state == HALF_HEAD &&
+	    h->tx.acc_len && !h->pend_len) {
+		memcpy(h->out, h->tx.acc, h->tx.acc_len);
+		h->pend_off = 0;
+		h->pend_len = h->tx.acc_len;
+		h->tx.acc_len = 0;
+		lose(c);
+	}
 	while (h->pend_len) {
 		ssize_t r = REAL(send)(fd, h->out + h->pend_off, h->pend_len,
 				       MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -26,8 +26,6 @@
 #include "real.h"
 #include "span.h"
 
-int init_active;
-
 /* TRACESTATE of the environment, which the context points into. */
 static char env_tracestate[TRACESTATE_MAX];
 
@@ -91,5 +89,8 @@ __attribute__((destructor)) static void fini(void)
 		return;
 	guard_enter();
 	exporter_shutdown();
+	/* From now on the hooks only forward: nothing we start could be
+	   exported, so nothing is injected either. */
+	__atomic_store_n(&init_active, 0, __ATOMIC_RELEASE);
 	guard_leave();
 }

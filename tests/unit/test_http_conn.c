@@ -33,6 +33,7 @@
 #include "conn.h"
 #include "context.h"
 #include "http_conn.h"
+#include "init.h"
 #include "tracecontext.h"
 
 /* ---- the exporter seam --------------------------------------------------- */
@@ -187,6 +188,7 @@ static void load_config(const char *propagators, const char *sampler)
 
 static void setup(void)
 {
+	init_active = 1;	/* as after the preloaded constructor */
 	load_config(NULL, NULL);
 	conn_reset_all();
 	n_spans = 0;
