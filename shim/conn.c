@@ -103,7 +103,11 @@ static void pool_free(struct conn *c)
 static void release(struct conn *c)
 {
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		http_conn_on_close(c, clock_real_ns());
+		if (c->proto == CONN_PROTO_MYSQL)
+			mysql_wire_on_end(c, "connection closed",
+					  clock_real_ns());
+		else
+			http_conn_on_close(c, clock_real_ns());
 		pool_free(c);
 	}
 }
@@ -125,6 +129,8 @@ struct conn *conn_track(int fd, int family)
 		c->peer_addr[0] = '\0';
 		c->peer_authority[0] = '\0';
 		http_conn_init(&c->http);
+		c->my.phase = 0;
+		c->my.op.active = 0;
 	}
 	old = __atomic_exchange_n(slot, c, __ATOMIC_ACQ_REL);
 	if (old)

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "http_conn.h"
+#include "mysql_wire.h"
 
 #define CONN_FD_CHUNK_BITS 12
 #define CONN_MAX_FDS (1 << 20)
@@ -36,6 +37,7 @@ enum conn_proto {
 	CONN_PROTO_DETECT = 0,	/* no byte seen yet */
 	CONN_PROTO_HTTP,	/* HTTP/1.x, tracked */
 	CONN_PROTO_OTHER,	/* anything else: pass-through forever */
+	CONN_PROTO_MYSQL,	/* MySQL protocol, read off the wire */
 };
 
 enum conn_role {
@@ -54,6 +56,7 @@ struct conn {
 	char peer_authority[56];	/* "addr:port", "[v6]:port" */
 	uint32_t pool_slot;	/* where the object lives in the pool */
 	struct http_conn http;
+	struct mysql_wire my;	/* only when proto is CONN_PROTO_MYSQL */
 };
 
 extern struct conn **conn_fd_chunks[CONN_MAX_FDS >> CONN_FD_CHUNK_BITS];

@@ -9,7 +9,6 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
-#include "guard.h"
 
 void db_query_from_text(struct db_query *q, enum sql_dialect d,
 			const char *text, size_t len)
@@ -51,7 +50,9 @@ int db_begin(struct db_op *op, const struct db_query *q, const char *operation)
 	struct span_ctx parent;
 
 	op->active = 0;
-	if (guard_active() || config_get()->disabled)
+	/* The hooks check the guard themselves: the wire tracker runs
+	   under it. */
+	if (config_get()->disabled)
 		return 0;
 	op->rule = (uint8_t)context_parent(NULL, &parent, &op->link);
 	span_start(&op->span, &parent, clock_real_ns());
