@@ -10,12 +10,27 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 
+#include <errno.h>
+
 #include "context.h"
+#include "http_conn.h"
 #include "guard.h"
 #include "init.h"
 #include "real.h"
 
 #define EXPORT __attribute__((visibility("default")))
+
+/* Before a wait: head bytes this thread holds go out (http_conn.c). */
+static inline void waiting(void)
+{
+	if (__builtin_expect(http_conn_n_held != 0, 0) && !guard_active()) {
+		int saved_errno = errno;
+		guard_enter();
+		http_conn_release_held();
+		guard_leave();
+		errno = saved_errno;
+	}
+}
 
 static inline void turned(void)
 {
@@ -25,6 +40,7 @@ static inline void turned(void)
 
 EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
+	waiting();
 	int r = REAL(epoll_wait)(ep, ev, max, timeout);
 
 	turned();
@@ -34,6 +50,7 @@ EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
 		       const sigset_t *ss)
 {
+	waiting();
 	int r = REAL(epoll_pwait)(ep, ev, max, timeout, ss);
 
 	turned();
@@ -42,6 +59,7 @@ EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
 
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+	waiting();
 	int r = REAL(poll)(fds, n, timeout);
 
 	turned();
@@ -53,6 +71,7 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
 EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
 		      size_t fdslen)
 {
+	waiting();
 	int r = REAL(poll_chk)(fds, n, timeout, fdslen);
 
 	turned();
@@ -62,6 +81,7 @@ EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
 EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
 		 const sigset_t *ss)
 {
+	waiting();
 	int r = REAL(ppoll)(fds, n, t, ss);
 
 	turned();
@@ -70,6 +90,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
 
 EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 {
+	waiting();
 	int k = REAL(select)(n, r, w, e, t);
 
 	turned();
@@ -79,6 +100,7 @@ EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
 		   const struct timespec *t, const sigset_t *ss)
 {
+	waiting();
 	int k = REAL(pselect)(n, r, w, e, t, ss);
 
 	turned();

@@ -445,9 +445,31 @@ static void received(struct conn *c, const struct iovec *iov, int iovcnt,
 	guard_leave();
 }
 
+/*
+ * Before any read: head bytes this thread holds go out (a program that
+ * waits for an answer has finished writing; see http_conn.c).
+ */
+static inline void reading(void)
+{
+	if (__builtin_expect(http_conn_n_held != 0, 0) && !guard_active()) {
+		int saved_errno = errno;
+		guard_enter();
+		http_conn_release_held();
+		guard_leave();
+		errno = saved_errno;
+	}
+}
+
+static inline struct conn *traced_in(int fd)
+{
+	reading();
+	return traced(fd);
+}
+
 /* MSG_PEEK leaves the bytes for the next call; MSG_TRUNC may not copy them. */
 static inline struct conn *traced_recv(int fd, int flags)
 {
+	reading();
 	return flags & (MSG_PEEK | MSG_TRUNC) ? NULL : traced(fd);
 }
 
@@ -505,7 +527,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced_in(fd);
 
 	if (!c)
 		return REAL(read)(fd, buf, len);
@@ -519,7 +541,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced_in(fd);
 
 	if (!c)
 		return REAL(readv)(fd, iov, iovcnt);
@@ -541,7 +563,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced_in(fd);
 
 	if (!c)
 		return REAL(read_chk)(fd, buf, len, buflen);

@@ -1222,8 +1222,26 @@ static int hard_error(int e)
  * blocking socket a short send of owed bytes alone is retried, as the
  * kernel would have blocked.
  */
+static ssize_t send_path(struct conn *c, const struct http_send_call *call,
+			 const struct iovec *iov, int iovcnt);
+static int holding(const struct conn *c);
+static void note_held(struct conn *c, int fd);
+
 ssize_t http_conn_send(struct conn *c, const struct http_send_call *call,
 		       const struct iovec *iov, int iovcnt)
+{
+	ssize_t r = send_path(c, call, iov, iovcnt);
+
+	if (holding(c)) {
+		int e = errno;
+		note_held(c, call->fd);
+		errno = e;
+	}
+	return r;
+}
+
+static ssize_t send_path(struct conn *c, const struct http_send_call *call,
+			 const struct iovec *iov, int iovcnt)
 {
 	struct http_conn *h = &c->http;
 	size_t total = iov_total(iov, iovcnt);
@@ -1340,6 +1358,64 @@ void http_conn_flush(struct conn *c, int fd)
 		h->pend_len -= (uint32_t)r;
 	}
 	h->pend_len = 0;
+}
+
+/* ---- heads held across calls ---------------------------------------------------- */
+
+/*
+ * Head bytes a program wrote are held (claimed, not yet sent) until the
+ * head is complete. A real HTTP client always completes its head before it
+ * waits for anything; a program that waits with part of a "head" unsent is
+ * not one (it sent "stats" and waits for the answer), and holding its bytes
+ * would hang it. So every thread remembers the connections it holds bytes
+ * for, and the moment it reads or waits, they go out unchanged.
+ */
+#define HELD_MAX 8
+
+static __thread struct {
+	struct conn *c;
+	int fd;
+} held[HELD_MAX] __attribute__((tls_model("initial-exec")));
+__thread int http_conn_n_held __attribute__((tls_model("initial-exec")));
+
+static int holding(const struct conn *c)
+{
+	const struct http_conn *h = &c->http;
+
+	return c->role == CONN_ROLE_CLIENT && h->tx.state == HALF_HEAD &&
+	       h->tx.acc_len && !h->pend_len;
+}
+
+static void note_held(struct conn *c, int fd)
+{
+	int k = 0;
+
+	/* forget the connections whose heads were completed since */
+	for (int i = 0; i < http_conn_n_held; i++)
+		if (conn_get(held[i].fd) == held[i].c && holding(held[i].c))
+			held[k++] = held[i];
+	http_conn_n_held = k;
+	for (int i = 0; i < k; i++)
+		if (held[i].c == c && held[i].fd == fd)
+			return;
+	if (http_conn_n_held == HELD_MAX) {
+		http_conn_flush(c, fd);	/* no room to remember: let go */
+		return;
+	}
+	held[http_conn_n_held].c = c;
+	held[http_conn_n_held].fd = fd;
+	http_conn_n_held++;
+}
+
+void http_conn_release_held(void)
+{
+	for (int i = 0; i < http_conn_n_held; i++) {
+		struct conn *c = held[i].c;
+		/* still that descriptor's connection, still holding? */
+		if (conn_get(held[i].fd) == c && holding(c))
+			http_conn_flush(c, held[i].fd);
+	}
+	http_conn_n_held = 0;
 }
 
 /* ---- entry points -------------------------------------------------------- */

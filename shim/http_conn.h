@@ -101,6 +101,19 @@ struct http_conn {
 	char out[HTTP_ACC_SIZE + HTTP_INJECT_MAX];
 };
 
+/*
+ * Send out, unchanged, the head bytes this thread holds for incomplete
+ * heads (see http_conn.c): call before the thread reads or waits.
+ */
+extern __thread int http_conn_n_held __attribute__((tls_model("initial-exec")));
+void http_conn_release_held(void);
+
+static inline void http_conn_before_wait(void)
+{
+	if (__builtin_expect(http_conn_n_held != 0, 0))
+		http_conn_release_held();
+}
+
 /* Prepare the state of a new connection (cheap: touches no buffer). */
 void http_conn_init(struct http_conn *h);
 
