@@ -42,6 +42,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -1000,6 +1001,98 @@ print("{}")
 '''
 
 
+# ---- pipeline mode passes through; failed connections are spans -------------
+
+PIPELINE_SCRIPT = r'''
+import ctypes, json, sys, time
+ctypes.CDLL("libpq.so.5", mode=ctypes.RTLD_GLOBAL)
+pq = ctypes.CDLL(None)
+P, S, I = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+for name, res, args in [
+        ("PQconnectdb", P, [S]), ("PQstatus", I, [P]), ("PQfinish", None, [P]),
+        ("PQenterPipelineMode", I, [P]), ("PQexitPipelineMode", I, [P]),
+        ("PQpipelineSync", I, [P]),
+        ("PQsendQueryParams", I, [P, S, I, P, P, P, P, I]),
+        ("PQgetResult", P, [P]), ("PQexec", P, [P, S]),
+        ("PQresultStatus", I, [P]), ("PQntuples", I, [P]),
+        ("PQgetvalue", S, [P, I, I]), ("PQclear", None, [P])]:
+    f = getattr(pq, name)
+    f.restype, f.argtypes = res, args
+steps = {}
+# a connection that fails: a closed port
+t0 = time.time_ns()
+bad = pq.PQconnectdb(sys.argv[2].encode())
+steps["bad_connect"] = {"t0": t0, "t1": time.time_ns(),
+                        "result": pq.PQstatus(bad)}
+pq.PQfinish(bad)
+conn = pq.PQconnectdb(sys.argv[1].encode())
+assert pq.PQstatus(conn) == 0
+t0 = time.time_ns()
+assert pq.PQenterPipelineMode(conn) == 1
+for v in (b"42", b"7"):
+    arr = (S * 1)(v)
+    assert pq.PQsendQueryParams(conn, b"SELECT item FROM orders WHERE id = $1",
+                                1, None, ctypes.cast(arr, P), None, None, 0) == 1
+assert pq.PQpipelineSync(conn) == 1
+got = []
+for _ in range(2):
+    res = pq.PQgetResult(conn)
+    got.append([pq.PQresultStatus(res), pq.PQgetvalue(res, 0, 0).decode()])
+    pq.PQclear(res)
+    assert pq.PQgetResult(conn) is None
+res = pq.PQgetResult(conn)
+got.append([pq.PQresultStatus(res)])        # PGRES_PIPELINE_SYNC
+pq.PQclear(res)
+assert pq.PQexitPipelineMode(conn) == 1
+steps["pipeline"] = {"t0": t0, "t1": time.time_ns(), "result": got}
+t0 = time.time_ns()
+res = pq.PQexec(conn, b"SELECT item FROM orders WHERE id = 2")
+steps["after"] = {"t0": t0, "t1": time.time_ns(),
+                  "result": pq.PQgetvalue(res, 0, 0).decode()}
+pq.PQclear(res)
+pq.PQfinish(conn)
+print(json.dumps(steps))
+'''
+
+
+def test_libpq_pipeline_and_failed_connect():
+    srv = pg()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+    s.close()
+    bad_dsn = f"host=127.0.0.1 port={closed} dbname=shop connect_timeout=5"
+    with Receiver() as rx:
+        steps = run_script(PIPELINE_SCRIPT, rx, [srv.dsn, bad_dsn],
+                           what="libpq pipeline")
+        check_eq(steps["pipeline"]["result"],
+                 [[2, "widget"], [2, "plum"], [10]],
+                 "pipeline results are libpq's own")
+        check_eq(steps["after"]["result"], "pear", "query after the pipeline")
+        check_eq(steps["bad_connect"]["result"], 1, "CONNECTION_BAD")
+        spans = rx.wait_spans(2)
+        rx.check_clean()
+        got = by_step(spans, steps)
+        check_eq(len(got["pipeline"]), 0,
+                 f"pipeline mode is not traced: {describe(got['pipeline'])}")
+        check_eq(len(got["after"]), 1, f"after: {describe(got['after'])}")
+        check_eq(len(got["bad_connect"]), 1,
+                 f"failed connect: {describe(got['bad_connect'])}")
+        c = got["bad_connect"][0]
+        a = c["attributes"]
+        check_eq((c["name"], c["kind"], c["status"]["code"],
+                  a.get("db.operation.name"), a.get("db.system.name"),
+                  a.get("db.namespace"), a.get("server.port"),
+                  a.get("error.type")),
+                 ("connect shop", 3, 2, "connect", "postgresql", "shop",
+                  closed, "_OTHER"), "the failed connection's span")
+        check("refused" in c["status"].get("message", "").lower() or
+              "connect" in c["status"].get("message", "").lower(),
+              f"libpq's message: {c['status']}")
+        # a quick successful connection is not a span of its own
+        check_eq(len(got[None]), 0, f"other spans: {describe(got[None])}")
+
+
 def test_semconv_dup():
     pgs, mys = pg(), my()
     env = {"OTEL_SEMCONV_STABILITY_OPT_IN": "database/dup"}
@@ -1043,5 +1136,6 @@ if __name__ == "__main__":
         main([test_psql_select, test_psql_error, test_psql_sanitize_and_modes,
               test_psql_unix_socket, test_mariadb_select, test_mariadb_error,
               test_mariadb_sanitize_and_use, test_psycopg2, test_mysqldb,
-              test_libpq_prepared, test_mysql_stmt, test_http_service,
+              test_libpq_prepared, test_libpq_pipeline_and_failed_connect,
+              test_mysql_stmt, test_http_service,
               test_semconv_dup])
