@@ -64,7 +64,7 @@ static pid_t owner_pid;		/* the process whose thread runs */
 
 /* Owned by the exporter thread. */
 static struct resource resource;
-static struct otlp_http http;
+static struct otlp_http http = {.fd = -1};
 static int export_failing;
 
 #define ADD(field, n) __atomic_add_fetch(&stats.field, (n), __ATOMIC_RELAXED)
@@ -511,6 +511,22 @@ void exporter_flush(void)
 	    !queue.cap || queue_size(&queue) == 0)
 		return;
 	flush_wait();
+}
+
+int exporter_fd_owned(int fd)
+{
+	return otlp_http_owns(&http, fd);
+}
+
+int exporter_fd(void)
+{
+	return __atomic_load_n(&http.fd, __ATOMIC_ACQUIRE);
+}
+
+void exporter_fd_yield(int fd)
+{
+	if (otlp_http_owns(&http, fd))
+		otlp_http_yield(&http, fd);
 }
 
 void exporter_atfork_prepare(void)

@@ -212,6 +212,19 @@ void exporter_atfork_prepare(void);
 void exporter_atfork_parent(void);
 void exporter_atfork_child(void);
 
+/*
+ * The exporter's own descriptor (its collector connection), which the
+ * program must never close, take over or write into. exporter_fd_owned()
+ * says whether fd is it (any thread; one atomic load). exporter_fd_yield()
+ * is for a program about to take that number (dup2 onto it): the exporter
+ * moves its socket to another number first, and returns when it can no
+ * longer touch the old one.
+ */
+int exporter_fd_owned(int fd);
+void exporter_fd_yield(int fd);
+/* That descriptor's number, or -1. */
+int exporter_fd(void);
+
 /* Counters, for tests and the exit report. */
 struct exporter_stats {
 	uint64_t submitted;		/* accepted into the queue */

@@ -9,12 +9,15 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,7 +166,8 @@ static int build_headers(char *out, size_t cap, const char *spec)
 
 void otlp_http_init(struct otlp_http *h, const struct exporter_config *cfg)
 {
-	h->fd = -1;
+	__atomic_store_n(&h->fd, -1, __ATOMIC_SEQ_CST);
+	h->busy = 0;
 	snprintf(h->host, sizeof(h->host), "%s", cfg->endpoint_host);
 	h->port = cfg->endpoint_port;
 	snprintf(h->path, sizeof(h->path), "%s", cfg->endpoint_path);
@@ -181,29 +185,96 @@ void otlp_http_init(struct otlp_http *h, const struct exporter_config *cfg)
 
 void otlp_http_close(struct otlp_http *h)
 {
-	if (h->fd >= 0)
-		close(h->fd);
-	h->fd = -1;
+	int fd = __atomic_exchange_n(&h->fd, -1, __ATOMIC_SEQ_CST);
+
+	if (fd >= 0)
+		close(fd);
 }
 
 void otlp_http_forget(struct otlp_http *h)
 {
-	h->fd = -1;
+	__atomic_store_n(&h->fd, -1, __ATOMIC_SEQ_CST);
 }
 
-static int wait_fd(int fd, short events, uint64_t deadline_ns)
+/* ---- keeping the program's hands off our socket ---------------------------- */
+
+/*
+ * Our socket goes to a high number, away from the low ones that programs
+ * expect to get back (a daemon that closes everything and opens /dev/null
+ * as 0, 1, 2), and from select()'s FD_SETSIZE where possible.
+ */
+static int move_high(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = events};
+	struct rlimit rl;
+	long base = 512;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		base = rl.rlim_cur >= 2048 ? 1024 : (long)rl.rlim_cur / 2;
+	if (fd >= base)
+		return fd;
+	int n = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+	if (n < 0)
+		return fd;	/* no room up there: keep it where it is */
+	close(fd);
+	return n;
+}
+
+/* Around each call on the socket: the number in use, or -1. */
+static int io_begin(struct otlp_http *h)
+{
+	__atomic_store_n(&h->busy, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST);
+}
+
+static void io_end(struct otlp_http *h)
+{
+	__atomic_store_n(&h->busy, 0, __ATOMIC_RELEASE);
+}
+
+int otlp_http_owns(const struct otlp_http *h, int fd)
+{
+	return fd >= 0 && __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE) == fd;
+}
+
+void otlp_http_yield(struct otlp_http *h, int fd)
+{
+	int expected = fd;
+	int n = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
+
+	if (!__atomic_compare_exchange_n(&h->fd, &expected, n, 0,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		if (n >= 0)
+			close(n);	/* it moved meanwhile: not ours now */
+		return;
+	}
+	/* (n < 0: no descriptor left; the exporter reconnects later.) A
+	   call that loaded the old number may still be running: wait for it
+	   (non-blocking, microseconds). */
+	while (__atomic_load_n(&h->busy, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+/*
+ * Wait for the socket. poll() on a number the program has just taken over
+ * is harmless (it reads nothing); the next call on the socket loads the
+ * new number.
+ */
+static int wait_fd(struct otlp_http *h, short events, uint64_t deadline_ns)
+{
+	struct pollfd p = {.events = events};
 
 	for (;;) {
 		int ms = remaining_ms(deadline_ns);
 		if (ms == 0)
 			return -ETIMEDOUT;
-		int r = poll(&p, 1, ms);
+		p.fd = __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST);
+		if (p.fd < 0)
+			return -ECONNABORTED;
+		int r = poll(&p, 1, ms > 100 ? 100 : ms);
+		if (r == 0)
+			continue;	/* re-read the number now and then */
 		if (r > 0)
 			return 0;
-		if (r == 0)
-			return -ETIMEDOUT;
 		if (errno != EINTR)
 			return -errno;
 	}
@@ -228,43 +299,53 @@ static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
 			err = -errno;
 			continue;
 		}
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-			h->fd = fd;
+		/* ours from now on, connecting or not */
+		__atomic_store_n(&h->fd, move_high(fd), __ATOMIC_SEQ_CST);
+		int c = io_begin(h);
+		int r = c >= 0 ? connect(c, a->ai_addr, a->ai_addrlen) : -1;
+		int e = c >= 0 ? errno : ECONNABORTED;
+		io_end(h);
+		if (r == 0)
 			break;
-		}
-		if (errno != EINPROGRESS) {
-			err = -errno;
-			close(fd);
+		if (e != EINPROGRESS) {
+			err = -e;
+			otlp_http_close(h);
 			continue;
 		}
-		err = wait_fd(fd, POLLOUT, deadline_ns);
+		err = wait_fd(h, POLLOUT, deadline_ns);
 		if (err == 0) {
 			int soerr = 0;
 			socklen_t sl = sizeof(soerr);
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			c = io_begin(h);
+			if (c < 0 || getsockopt(c, SOL_SOCKET, SO_ERROR, &soerr,
+						&sl) < 0)
+				soerr = c < 0 ? ECONNABORTED : errno;
+			io_end(h);
 			err = -soerr;
 		}
-		if (err == 0) {
-			h->fd = fd;
+		if (err == 0)
 			break;
-		}
-		close(fd);
+		otlp_http_close(h);
 	}
 	freeaddrinfo(ai);
-	return h->fd >= 0 ? 0 : err;
+	return __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST) >= 0 ? 0 : err;
 }
 
-static int send_all(int fd, struct iovec *iov, int n, uint64_t deadline_ns)
+static int send_all(struct otlp_http *h, struct iovec *iov, int n,
+		    uint64_t deadline_ns)
 {
 	while (n > 0) {
 		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+		int fd = io_begin(h);
+		ssize_t w = fd >= 0 ? sendmsg(fd, &m, MSG_NOSIGNAL) : -1;
+		int e = fd >= 0 ? errno : ECONNABORTED;
+		io_end(h);
 		if (w < 0) {
-			if (errno == EINTR)
+			if (e == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -errno;
-			int r = wait_fd(fd, POLLOUT, deadline_ns);
+			if (e != EAGAIN && e != EWOULDBLOCK)
+				return -e;
+			int r = wait_fd(h, POLLOUT, deadline_ns);
 			if (r < 0)
 				return r;
 			continue;
@@ -428,7 +509,11 @@ static int read_response(struct otlp_http *h, uint64_t deadline_ns,
 			rh.close = 1;
 			break;
 		}
-		ssize_t n = recv(h->fd, h->resp + got, cap - got, 0);
+		int fd = io_begin(h);
+		ssize_t n = fd >= 0 ? recv(fd, h->resp + got, cap - got, 0) : -1;
+		int e = fd >= 0 ? errno : ECONNABORTED;
+		io_end(h);
+		errno = e;
 		if (n > 0) {
 			got += (size_t)n;
 			continue;
@@ -446,7 +531,7 @@ static int read_response(struct otlp_http *h, uint64_t deadline_ns,
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		r = wait_fd(h->fd, POLLIN, deadline_ns);
+		r = wait_fd(h, POLLIN, deadline_ns);
 		if (r < 0)
 			return r;
 	}
@@ -481,7 +566,7 @@ int otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len,
 	/* A kept-alive connection may have been closed by the collector
 	 * meanwhile: then try once more on a fresh one. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int reused = h->fd >= 0;
+		int reused = __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST) >= 0;
 		if (!reused) {
 			r = open_conn(h, deadline_ns);
 			if (r < 0)
@@ -489,7 +574,7 @@ int otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len,
 		}
 		struct iovec iov[2] = {{head, (size_t)n},
 				       {(void *)body, len}};
-		r = send_all(h->fd, iov, 2, deadline_ns);
+		r = send_all(h, iov, 2, deadline_ns);
 		if (r == 0)
 			r = read_response(h, deadline_ns, res);
 		if (r == 0)

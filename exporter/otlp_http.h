@@ -15,7 +15,9 @@
 #include "exporter.h"
 
 struct otlp_http {
-	int fd;				/* -1 when not connected */
+	int fd;				/* -1 when not connected; atomic: the
+					   program's threads read it (below) */
+	int busy;			/* the exporter is in a call on fd */
 	char host[256];
 	uint16_t port;
 	char path[512];
@@ -52,5 +54,17 @@ void otlp_http_close(struct otlp_http *h);
 void otlp_http_forget(struct otlp_http *h);
 
 uint64_t otlp_http_now_ns(void);
+
+/*
+ * Keeping the program's hands off our socket (any thread). The socket lives
+ * at a high descriptor number. otlp_http_owns() says whether fd is it.
+ * otlp_http_yield(), for a program about to take that number (dup2 onto
+ * it): moves the socket to another number and returns once the exporter
+ * thread can no longer be using the old one (its calls on the socket are
+ * non-blocking, so the wait is short). After that the old number is the
+ * program's.
+ */
+int otlp_http_owns(const struct otlp_http *h, int fd);
+void otlp_http_yield(struct otlp_http *h, int fd);
 
 #endif

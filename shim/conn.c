@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include "clock.h"
@@ -103,9 +104,11 @@ static void pool_free(struct conn *c)
 static void release(struct conn *c)
 {
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		if (c->proto == CONN_PROTO_MYSQL)
-			mysql_wire_on_end(c, "connection closed",
-					  clock_real_ns());
+		if (c->proto == CONN_PROTO_MYSQL) {
+			if (c->my.gen == conn_generation)
+				mysql_wire_on_end(c, "connection closed",
+						  clock_real_ns());
+		}
 		else
 			http_conn_on_close(c, clock_real_ns());
 		pool_free(c);
@@ -171,6 +174,47 @@ void conn_untrack(int fd)
 	old = __atomic_exchange_n(slot, NULL, __ATOMIC_ACQ_REL);
 	if (old)
 		release(old);
+}
+
+uint32_t conn_generation;
+static pid_t conn_pid;
+
+void conn_set_pid(void)
+{
+	__atomic_store_n(&conn_pid, getpid(), __ATOMIC_RELEASE);
+}
+
+int conn_in_borrowed_memory(void)
+{
+	pid_t p = __atomic_load_n(&conn_pid, __ATOMIC_ACQUIRE);
+
+	return p && getpid() != p;
+}
+
+void conn_after_fork(void)
+{
+	conn_generation++;
+	conn_set_pid();
+}
+
+void conn_untrack_range(unsigned int first, unsigned int last)
+{
+	if (last >= CONN_MAX_FDS)
+		last = CONN_MAX_FDS - 1;
+	/* only the chunks that exist: a range of ~0U costs nothing more */
+	for (unsigned int fd = first; fd <= last;) {
+		unsigned int ci = fd >> CONN_FD_CHUNK_BITS;
+		unsigned int end = ((ci + 1) << CONN_FD_CHUNK_BITS) - 1;
+		if (end > last)
+			end = last;
+		if (__atomic_load_n(&conn_fd_chunks[ci], __ATOMIC_ACQUIRE))
+			for (unsigned int i = fd; i <= end; i++)
+				if (conn_get((int)i))
+					conn_untrack((int)i);
+		if (end == last)
+			break;
+		fd = end + 1;
+	}
 }
 
 void conn_dup(int oldfd, int newfd)

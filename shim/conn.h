@@ -90,6 +90,27 @@ void conn_set_peer(struct conn *c, int role, const struct sockaddr *sa,
 /* fd no longer refers to its connection (close, or dup2 over it). */
 void conn_untrack(int fd);
 
+/*
+ * The process generation: 0 in the process that loaded us, one more in
+ * every forked child. An exchange or query in flight at fork belongs to
+ * the parent; when the child closes its copy of the descriptor (as a
+ * fork-then-exec child does), it must neither end it nor export it.
+ */
+extern uint32_t conn_generation;
+void conn_after_fork(void);
+
+/*
+ * Are we in a vfork child (or a clone sharing our memory), which must not
+ * touch the parent's state? No fork handler runs for vfork, so this asks
+ * the kernel (a system call): for the close paths of traced descriptors
+ * only, never for the hot path.
+ */
+void conn_set_pid(void);
+int conn_in_borrowed_memory(void);
+
+/* Every descriptor in [first, last] is closed (close_range, closefrom). */
+void conn_untrack_range(unsigned int first, unsigned int last);
+
 /* newfd now refers to the same connection as oldfd (dup, dup2, dup3). */
 void conn_dup(int oldfd, int newfd);
 

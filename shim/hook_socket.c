@@ -20,6 +20,7 @@
 #undef _FILE_OFFSET_BITS
 
 #include <errno.h>
+#include <linux/close_range.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/sendfile.h>
@@ -144,7 +145,13 @@ EXPORT int accept4(int lfd, struct sockaddr *sa, socklen_t *len, int flags)
  */
 EXPORT int close(int fd)
 {
-	if (!guard_active() && conn_get(fd)) {
+	/* The exporter's socket is not the program's: for the program,
+	   closing it is closing a number it never opened. */
+	if (!guard_active() && exporter_fd_owned(fd)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (!guard_active() && conn_get(fd) && !conn_in_borrowed_memory()) {
 		int saved_errno = errno;
 		guard_enter();
 		struct conn *c = conn_get(fd);
@@ -159,7 +166,10 @@ EXPORT int close(int fd)
 
 static int duplicated(int oldfd, int newfd)
 {
-	if (newfd < 0 || guard_active())
+	if (newfd < 0 || guard_active() ||
+	    (!conn_get(oldfd) && !conn_get(newfd)))
+		return newfd;
+	if (conn_in_borrowed_memory())
 		return newfd;
 	int saved_errno = errno;
 	guard_enter();
@@ -174,8 +184,26 @@ EXPORT int dup(int fd)
 	return duplicated(fd, REAL(dup)(fd));
 }
 
+/* The program takes a number that holds the exporter's socket: the
+   exporter moves away first (see exporter_fd_yield). */
+static void taking(int fd2)
+{
+	/* (a vfork child has its own descriptor table but our memory: the
+	   exporter's socket in the parent is not affected) */
+	if (!guard_active() && exporter_fd_owned(fd2) &&
+	    !conn_in_borrowed_memory()) {
+		int saved_errno = errno;
+		guard_enter();
+		exporter_fd_yield(fd2);
+		guard_leave();
+		errno = saved_errno;
+	}
+}
+
 EXPORT int dup2(int fd, int fd2)
 {
+	if (fd != fd2)
+		taking(fd2);
 	int r = REAL(dup2)(fd, fd2);
 
 	return fd == fd2 ? r : duplicated(fd, r);
@@ -183,7 +211,73 @@ EXPORT int dup2(int fd, int fd2)
 
 EXPORT int dup3(int fd, int fd2, int flags)
 {
+	if (fd != fd2)
+		taking(fd2);
 	return duplicated(fd, REAL(dup3)(fd, fd2, flags));
+}
+
+/*
+ * close_range and closefrom (daemons closing everything): every traced
+ * descriptor in the range is forgotten, and the exporter's socket is left
+ * out of the range (the program never opened it).
+ */
+static int close_range_around(unsigned int first, unsigned int last,
+			      int flags)
+{
+	int e = exporter_fd();
+
+	if (e < 0 || (unsigned int)e < first || (unsigned int)e > last)
+		return REAL(close_range)(first, last, flags);
+	int r = 0, err = 0;
+	if ((unsigned int)e > first &&
+	    REAL(close_range)(first, (unsigned int)e - 1, flags) < 0) {
+		r = -1;
+		err = errno;
+	}
+	if ((unsigned int)e < last &&
+	    REAL(close_range)((unsigned int)e + 1, last, flags) < 0 && !r) {
+		r = -1;
+		err = errno;
+	}
+	if (r < 0)
+		errno = err;
+	return r;
+}
+
+EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	/* (a vfork child shares our memory: it must not change our state) */
+	if (guard_active() || first > last || conn_in_borrowed_memory())
+		return REAL(close_range)(first, last, flags);
+	int saved_errno = errno;
+	guard_enter();
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		conn_untrack_range(first, last);
+	errno = saved_errno;
+	int r = close_range_around(first, last, flags);
+	guard_leave();
+	return r;
+}
+
+EXPORT void closefrom(int lowfd)
+{
+	if (guard_active() || lowfd < 0 || conn_in_borrowed_memory()) {
+		REAL(closefrom)(lowfd);
+		return;
+	}
+	int saved_errno = errno;
+	guard_enter();
+	conn_untrack_range((unsigned int)lowfd, ~0u);
+	errno = saved_errno;
+	if (close_range_around((unsigned int)lowfd, ~0u, 0) < 0) {
+		/* no close_range (an old kernel): one by one, not ours */
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long fd = lowfd; fd < max; fd++)
+			if (!exporter_fd_owned((int)fd))
+				REAL(close)((int)fd);
+	}
+	guard_leave();
+	errno = saved_errno;
 }
 
 /* ---- bytes out ------------------------------------------------------------ */

@@ -383,6 +383,7 @@ static struct http_exchange *push_exchange(struct conn *c,
 		  hd->user_agent);
 	ex->minor_version = (uint8_t)hd->minor_version;
 	ex->resp_minor = (uint8_t)hd->minor_version;
+	ex->gen = conn_generation;
 	ex->status = 0;
 	ex->tracestate_len = 0;
 	ex->baggage_len = 0;
@@ -1525,6 +1526,10 @@ void http_conn_on_close(struct conn *c, uint64_t now)
 
 	if (c->proto != CONN_PROTO_HTTP)
 		return;
+	/* The parent's exchanges (a forked child closing its copy): the
+	   parent ends them, and its serving entry stays for exec. */
+	while (h->n_inflight && oldest(h)->gen != conn_generation)
+		pop(h);
 	while (h->n_inflight) {
 		struct http_exchange *ex = oldest(h);
 		if (c->role == CONN_ROLE_SERVER) {

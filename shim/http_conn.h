@@ -69,6 +69,7 @@ struct http_exchange {
 	uint8_t minor_version;
 	uint8_t resp_minor;
 	uint8_t rule;			/* CLIENT: enum context_rule */
+	uint32_t gen;			/* conn_generation when it began */
 	uint16_t target_len;
 	uint16_t host_len;
 	uint16_t ua_len;

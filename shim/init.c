@@ -18,6 +18,7 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "conn.h"
 #include "context.h"
 #include "envcarrier.h"
 #include "exporter.h"
@@ -51,6 +52,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	span_after_fork();
+	conn_after_fork();
 	context_after_fork();
 	exporter_atfork_child();
 	guard_leave();
@@ -61,6 +63,7 @@ __attribute__((constructor)) static void init(void)
 	const struct config *cfg;
 
 	otel_log_init();	/* before the program can rewrite argv[0] */
+	conn_set_pid();
 	config_load();
 	cfg = config_get();
 	if (cfg->secure || cfg->disabled)

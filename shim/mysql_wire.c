@@ -256,6 +256,7 @@ static void client_packet(struct conn *c, const uint8_t *p, size_t n,
 		db_query_from_text(&w->op.q, SQL_MYSQL, (const char *)p + 1, tl);
 		w->rows = 0;
 		w->resp = RS_FIRST;
+		w->gen = conn_generation;
 		if (!db_begin(&w->op, &w->op.q, NULL))
 			w->cmd = 0;
 	} else if (p[0] == COM_INIT_DB) {

@@ -43,6 +43,7 @@ struct mysql_wire {
 	uint8_t mariadb;
 	uint8_t resp;		/* response state of the query in flight */
 	uint8_t cmd;		/* command in flight */
+	uint32_t gen;		/* conn_generation of the query in flight */
 	uint32_t server_caps;
 	uint32_t client_caps;
 	uint64_t cols_left;

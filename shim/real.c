@@ -57,6 +57,18 @@ static int sys_dup3(int fd, int fd2, int f)
 {
 	return (int)syscall(SYS_dup3, fd, fd2, f);
 }
+static int sys_close_range(unsigned int a, unsigned int b, int f)
+{
+	return (int)syscall(SYS_close_range, a, b, f);
+}
+static void sys_closefrom(int fd)
+{
+	if (syscall(SYS_close_range, (unsigned)fd, ~0u, 0) < 0) {
+		/* an old kernel: one by one, as glibc does without /proc */
+		for (long i = fd; i < sysconf(_SC_OPEN_MAX); i++)
+			syscall(SYS_close, (int)i);
+	}
+}
 static ssize_t sys_sendto(int fd, const void *b, size_t n, int f,
 			  const struct sockaddr *a, socklen_t l)
 {
@@ -215,6 +227,8 @@ static void bind_all(void)
 	BIND(dup, "dup", sys_dup, 1);
 	BIND(dup2, "dup2", sys_dup2, 1);
 	BIND(dup3, "dup3", sys_dup3, 1);
+	BIND(close_range, "close_range", sys_close_range, 0);
+	BIND(closefrom, "closefrom", sys_closefrom, 0);
 	BIND(send, "send", sys_send, 1);
 	BIND(sendto, "sendto", sys_sendto, 1);
 	BIND(sendmsg, "sendmsg", sys_sendmsg, 1);
