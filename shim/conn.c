@@ -177,7 +177,13 @@ void conn_untrack(int fd)
 }
 
 uint32_t conn_generation;
+uint32_t conn_forks;
 static pid_t conn_pid;
+
+void conn_fork_parent(void)
+{
+	__atomic_add_fetch(&conn_forks, 1, __ATOMIC_RELAXED);
+}
 
 void conn_set_pid(void)
 {

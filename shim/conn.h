@@ -99,6 +99,11 @@ void conn_untrack(int fd);
 extern uint32_t conn_generation;
 void conn_after_fork(void);
 
+/* Forks this process made (the parent side): a request being served when
+   a child was forked may be answered by the child (CGI). */
+extern uint32_t conn_forks;
+void conn_fork_parent(void);
+
 /*
  * Are we in a vfork child (or a clone sharing our memory), which must not
  * touch the parent's state? No fork handler runs for vfork, so this asks

@@ -233,6 +233,8 @@ static void finish_server(struct conn *c, struct http_exchange *ex,
 				    ex->status);
 	/* Server spans: only 5xx and failures are errors (SPEC.md 5.1). */
 	add_error(&rec, ex, error, 500);
+	if (ex->handed_off)
+		ADD_LIT(&rec, "otelshim.response", "completed_by_child");
 	if (ex->tracestate_len)
 		span_record_set_trace_state(&rec, ex->tracestate,
 					    ex->tracestate_len);
@@ -384,6 +386,8 @@ static struct http_exchange *push_exchange(struct conn *c,
 	ex->minor_version = (uint8_t)hd->minor_version;
 	ex->resp_minor = (uint8_t)hd->minor_version;
 	ex->gen = conn_generation;
+	ex->forks = __atomic_load_n(&conn_forks, __ATOMIC_RELAXED);
+	ex->handed_off = 0;
 	ex->status = 0;
 	ex->tracestate_len = 0;
 	ex->baggage_len = 0;
@@ -1520,6 +1524,20 @@ void http_conn_on_error(struct conn *c, int err, uint64_t now)
 	fail_all(c, now, errno_type(err));
 }
 
+/* The status of a response head not yet complete ("HTTP/1.0 200 ..."). */
+static int partial_status(const struct http_half *hf)
+{
+	const char *a = hf->acc;
+
+	if (hf->state != HALF_HEAD || hf->acc_len < 13 ||
+	    memcmp(a, "HTTP/1.", 7) != 0 || a[8] != ' ' || a[12] != ' ')
+		return 0;
+	for (int i = 9; i < 12; i++)
+		if (a[i] < '0' || a[i] > '9')
+			return 0;
+	return (a[9] - '0') * 100 + (a[10] - '0') * 10 + (a[11] - '0');
+}
+
 void http_conn_on_close(struct conn *c, uint64_t now)
 {
 	struct http_conn *h = &c->http;
@@ -1535,6 +1553,24 @@ void http_conn_on_close(struct conn *c, uint64_t now)
 		if (c->role == CONN_ROLE_SERVER) {
 			/* A close-delimited response ends with the close. */
 			int done = ex->status && h->tx.state == HALF_BODY_CLOSE;
+			if (!done && ex->forks !=
+					     __atomic_load_n(&conn_forks,
+							     __ATOMIC_RELAXED)) {
+				/*
+				 * A child forked while this request was
+				 * served still holds the socket (a CGI
+				 * server: the script writes the rest). The
+				 * response is the child's to finish: not an
+				 * error here; the status, if its line was
+				 * written by us.
+				 */
+				if (!ex->status)
+					ex->status = partial_status(&h->tx);
+				ex->handed_off = 1;
+				finish_oldest(c, now, NULL);
+				h->tx.state = HALF_HEAD;
+				continue;
+			}
 			finish_oldest(c, now,
 				      done ? NULL
 					   : ex->status ? "response_incomplete"

@@ -70,6 +70,8 @@ struct http_exchange {
 	uint8_t resp_minor;
 	uint8_t rule;			/* CLIENT: enum context_rule */
 	uint32_t gen;			/* conn_generation when it began */
+	uint32_t forks;			/* conn_forks when it began */
+	uint8_t handed_off;		/* a forked child answers it */
 	uint16_t target_len;
 	uint16_t host_len;
 	uint16_t ua_len;

@@ -45,6 +45,7 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+	conn_fork_parent();
 	exporter_atfork_parent();
 	guard_leave();
 }
