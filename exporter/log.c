@@ -69,6 +69,11 @@ void otel_log(enum log_level level, const char *fmt, ...)
 	}
 	if (n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
+	/* One line, always: control bytes (a newline in an echoed value)
+	   must not forge further lines. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
 	buf[n++] = '\n';
 
 	const char *p = buf;

@@ -163,9 +163,11 @@ int resource_parse_attributes(struct resource *res, const char *s)
 	if (parse(&tmp, s))
 		return -1;
 	for (size_t i = 0; i < tmp.n; i++) {
-		if (!find(res, tmp.attrs[i].key))
-			added++;
+		int had = find(res, tmp.attrs[i].key) != NULL;
 		set_str(res, tmp.attrs[i].key, tmp.attrs[i].str);
+		/* (a full resource drops it: not appended) */
+		if (!had && find(res, tmp.attrs[i].key))
+			added++;
 	}
 	return added;
 }

@@ -19,7 +19,9 @@ void span_record_init(struct span_record *r)
 static int arena_put(struct span_record *r, const char *s, size_t len,
 		     struct span_str *out)
 {
-	if (len > SPAN_ARENA_SIZE - 1u - r->arena_used)
+	/* (arena_used can reach SPAN_ARENA_SIZE exactly: no wrap-around) */
+	if (r->arena_used >= SPAN_ARENA_SIZE ||
+	    len > (size_t)SPAN_ARENA_SIZE - 1u - r->arena_used)
 		return -ENOSPC;
 	out->off = r->arena_used;
 	out->len = (uint16_t)len;

@@ -146,6 +146,13 @@ static int parse_url(struct exporter_config *e, const char *url)
 	}
 	if (hl == 0 || hl >= sizeof(e->endpoint_host))
 		return -1;
+	/* a host name or address: nothing that could break the request */
+	for (size_t i = 0; i < hl; i++) {
+		unsigned char c = (unsigned char)host[i];
+		if (!(isalnum(c) || c == '.' || c == '-' || c == '_' ||
+		      c == ':' || c == '%'))
+			return -1;
+	}
 	memcpy(e->endpoint_host, host, hl);
 	e->endpoint_host[hl] = '\0';
 	if (*s == ':') {
@@ -165,10 +172,19 @@ static int parse_url(struct exporter_config *e, const char *url)
 	} else {
 		if (*path != '/' && *path != '?')
 			return -1;
-		if (pl >= sizeof(e->endpoint_path))
+		/* bytes that would break the request line or headers */
+		for (size_t i = 0; i < pl; i++)
+			if ((unsigned char)path[i] <= 0x20 ||
+			    (unsigned char)path[i] >= 0x7f)
+				return -1;
+		/* "http://h?x": the path is "/" and the query stays */
+		size_t k = 0;
+		if (*path == '?')
+			e->endpoint_path[k++] = '/';
+		if (pl + k >= sizeof(e->endpoint_path))
 			return -1;
-		memcpy(e->endpoint_path, path, pl);
-		e->endpoint_path[pl] = '\0';
+		memcpy(e->endpoint_path + k, path, pl);
+		e->endpoint_path[pl + k] = '\0';
 	}
 	return 0;
 }

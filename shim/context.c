@@ -109,6 +109,14 @@ void context_serve_end(struct context_slot *slot)
 
 	if (slot->index < 0)
 		return;
+	/* A request that ended is nobody's parent any more, even in the
+	   turn that read it (its storage may be reused). */
+	if (ts.turn_last &&
+	    ts.turn_last == __atomic_load_n(&serving[slot->index].ctx,
+					    __ATOMIC_RELAXED)) {
+		ts.turn_ctx.valid = 0;
+		ts.turn_last = NULL;
+	}
 	/* Only if the entry is still ours (a fork may have dropped it). */
 	if (__atomic_compare_exchange_n(&serving[slot->index].thread,
 					&expected, 0, 0, __ATOMIC_ACQ_REL,

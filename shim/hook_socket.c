@@ -383,7 +383,10 @@ static inline struct conn *traced(int fd)
 
 	if (guard_active() || !(c = conn_get(fd)))
 		return NULL;
-	if (__atomic_load_n(&c->proto, __ATOMIC_RELAXED) == CONN_PROTO_OTHER)
+	/* Not ours to follow any more, unless bytes held while we looked
+	   are still owed: they go out before anything later. */
+	if (__atomic_load_n(&c->proto, __ATOMIC_RELAXED) == CONN_PROTO_OTHER &&
+	    !c->http.pend_len)
 		return NULL;
 	return c;
 }

@@ -1008,7 +1008,8 @@ static void server_sent(struct conn *c, const char *p, size_t n)
 int http_conn_send_intercepts(const struct conn *c)
 {
 	return c->role == CONN_ROLE_CLIENT &&
-	       (c->proto == CONN_PROTO_DETECT || c->proto == CONN_PROTO_HTTP);
+	       (c->proto == CONN_PROTO_DETECT || c->proto == CONN_PROTO_HTTP ||
+		c->http.pend_len);
 }
 
 /* Bytes [from, from+n) of the program's iov as up to max iovecs. */
@@ -1430,6 +1431,26 @@ void http_conn_on_connect(struct conn *c)
 	struct http_conn *h = &c->http;
 
 	h->binding_rule = (uint8_t)context_bind(&h->binding);
+	if (!h->binding.valid)
+		return;
+	if (h->binding.tracestate_len &&
+	    h->binding.tracestate_len <= sizeof(h->binding_tracestate)) {
+		memcpy(h->binding_tracestate, h->binding.tracestate,
+		       h->binding.tracestate_len);
+		h->binding.tracestate = h->binding_tracestate;
+	} else {
+		h->binding.tracestate = NULL;
+		h->binding.tracestate_len = 0;
+	}
+	if (h->binding.baggage_len &&
+	    h->binding.baggage_len <= sizeof(h->binding_baggage)) {
+		memcpy(h->binding_baggage, h->binding.baggage,
+		       h->binding.baggage_len);
+		h->binding.baggage = h->binding_baggage;
+	} else {
+		h->binding.baggage = NULL;
+		h->binding.baggage_len = 0;
+	}
 }
 
 void http_conn_on_send(struct conn *c, const struct iovec *iov, int iovcnt,

@@ -92,6 +92,10 @@ struct http_conn {
 	uint8_t binding_rule;	/* enum context_rule at connect() */
 	uint32_t n_requests;	/* requests opened on this connection */
 	struct span_ctx binding;	/* parent bound when connected */
+	/* its tracestate and baggage, copied: the request it was bound to
+	   may end, and its storage be reused, before the first write */
+	char binding_tracestate[HTTP_TRACESTATE_MAX];
+	char binding_baggage[HTTP_BAGGAGE_MAX];
 	/* send-side rewriting: bytes owed to the wire before the
 	   program's next byte (held head bytes, injected lines) */
 	uint32_t pend_off;

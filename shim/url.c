@@ -209,8 +209,14 @@ size_t url_build_full(char *out, size_t cap, const char *scheme,
 	put(&o, "://", 3);
 	if (target_len && target[0] != '/' &&
 	    !(target_len == 1 && target[0] == '*')) {
-		/* authority-form (CONNECT): the target names the server. */
-		put_authority(&o, target, target_len);
+		/* authority-form (CONNECT): the target names the server. A
+		   malformed one with a path or query gets them redacted like
+		   any other. */
+		const char *end = target + target_len;
+		const char *ae = authority_end(target, end);
+		put_authority(&o, target, (size_t)(ae - target));
+		if (ae < end)
+			put_path_query(&o, ae, (size_t)(end - ae));
 		return finish(&o);
 	}
 	if (host_len)
