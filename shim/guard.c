@@ -7,4 +7,4 @@
 
 int init_active;
 
-__thread int guard_depth __attribute__((tls_model("initial-exec")));
+__thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));

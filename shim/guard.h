@@ -11,21 +11,31 @@
 #ifndef OTELSHIM_GUARD_H
 #define OTELSHIM_GUARD_H
 
-extern __thread int guard_depth __attribute__((tls_model("initial-exec")));
+/*
+ * The shim's per-thread words, together so that a hook reaches both with
+ * one address computation: the guard depth, and the number of connections
+ * whose head bytes this thread holds (http_conn.c).
+ */
+struct shim_tls {
+	int guard_depth;
+	int n_held;
+};
+
+extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
 
 static inline int guard_active(void)
 {
-	return guard_depth != 0;
+	return shim_tls.guard_depth != 0;
 }
 
 static inline void guard_enter(void)
 {
-	guard_depth++;
+	shim_tls.guard_depth++;
 }
 
 static inline void guard_leave(void)
 {
-	guard_depth--;
+	shim_tls.guard_depth--;
 }
 
 #endif

@@ -23,7 +23,7 @@
 /* Before a wait: head bytes this thread holds go out (http_conn.c). */
 static inline void waiting(void)
 {
-	if (__builtin_expect(http_conn_n_held != 0, 0) && !guard_active()) {
+	if (__builtin_expect(shim_tls.n_held != 0, 0) && !guard_active()) {
 		int saved_errno = errno;
 		guard_enter();
 		http_conn_release_held();

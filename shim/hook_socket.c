@@ -548,7 +548,7 @@ static void received(struct conn *c, const struct iovec *iov, int iovcnt,
  */
 static inline void reading(void)
 {
-	if (__builtin_expect(http_conn_n_held != 0, 0) && !guard_active()) {
+	if (__builtin_expect(shim_tls.n_held != 0, 0) && !guard_active()) {
 		int saved_errno = errno;
 		guard_enter();
 		http_conn_release_held();

@@ -1382,7 +1382,6 @@ static __thread struct {
 	struct conn *c;
 	int fd;
 } held[HELD_MAX] __attribute__((tls_model("initial-exec")));
-__thread int http_conn_n_held __attribute__((tls_model("initial-exec")));
 
 static int holding(const struct conn *c)
 {
@@ -1397,31 +1396,31 @@ static void note_held(struct conn *c, int fd)
 	int k = 0;
 
 	/* forget the connections whose heads were completed since */
-	for (int i = 0; i < http_conn_n_held; i++)
+	for (int i = 0; i < shim_tls.n_held; i++)
 		if (conn_get(held[i].fd) == held[i].c && holding(held[i].c))
 			held[k++] = held[i];
-	http_conn_n_held = k;
+	shim_tls.n_held = k;
 	for (int i = 0; i < k; i++)
 		if (held[i].c == c && held[i].fd == fd)
 			return;
-	if (http_conn_n_held == HELD_MAX) {
+	if (shim_tls.n_held == HELD_MAX) {
 		http_conn_flush(c, fd);	/* no room to remember: let go */
 		return;
 	}
-	held[http_conn_n_held].c = c;
-	held[http_conn_n_held].fd = fd;
-	http_conn_n_held++;
+	held[shim_tls.n_held].c = c;
+	held[shim_tls.n_held].fd = fd;
+	shim_tls.n_held++;
 }
 
 void http_conn_release_held(void)
 {
-	for (int i = 0; i < http_conn_n_held; i++) {
+	for (int i = 0; i < shim_tls.n_held; i++) {
 		struct conn *c = held[i].c;
 		/* still that descriptor's connection, still holding? */
 		if (conn_get(held[i].fd) == c && holding(c))
 			http_conn_flush(c, held[i].fd);
 	}
-	http_conn_n_held = 0;
+	shim_tls.n_held = 0;
 }
 
 /* ---- entry points -------------------------------------------------------- */

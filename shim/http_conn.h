@@ -32,6 +32,7 @@
 #include <sys/uio.h>
 
 #include "context.h"
+#include "guard.h"
 #include "http1.h"
 #include "span.h"
 
@@ -112,12 +113,11 @@ struct http_conn {
  * Send out, unchanged, the head bytes this thread holds for incomplete
  * heads (see http_conn.c): call before the thread reads or waits.
  */
-extern __thread int http_conn_n_held __attribute__((tls_model("initial-exec")));
-void http_conn_release_held(void);
+extern void http_conn_release_held(void);
 
 static inline void http_conn_before_wait(void)
 {
-	if (__builtin_expect(http_conn_n_held != 0, 0))
+	if (__builtin_expect(shim_tls.n_held != 0, 0))
 		http_conn_release_held();
 }
 
