@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,11 +184,22 @@ void otlp_http_init(struct otlp_http *h, const struct exporter_config *cfg)
 
 /* ---- connection ------------------------------------------------------------ */
 
+/* Is fd still the socket we opened? */
+static int still_ours(const struct otlp_http *h, int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       (uint64_t)st.st_dev == h->sock_dev &&
+	       (uint64_t)st.st_ino == h->sock_ino;
+}
+
 void otlp_http_close(struct otlp_http *h)
 {
 	int fd = __atomic_exchange_n(&h->fd, -1, __ATOMIC_SEQ_CST);
 
-	if (fd >= 0)
+	/* never close a number that is no longer our socket */
+	if (fd >= 0 && still_ours(h, fd))
 		close(fd);
 }
 
@@ -219,11 +231,22 @@ static int move_high(int fd)
 	return n;
 }
 
-/* Around each call on the socket: the number in use, or -1. */
+/*
+ * Around each call on the socket: the number in use, or -1. The number is
+ * checked to still be our socket (the program may have closed it with a
+ * raw close_range and opened a file on it): if not, it is forgotten, never
+ * used, never closed, and the exporter reconnects.
+ */
 static int io_begin(struct otlp_http *h)
 {
 	__atomic_store_n(&h->busy, 1, __ATOMIC_SEQ_CST);
-	return __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST);
+	int fd = __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST);
+	if (fd >= 0 && !still_ours(h, fd)) {
+		__atomic_compare_exchange_n(&h->fd, &fd, -1, 0,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		fd = -1;
+	}
+	return fd;
 }
 
 static void io_end(struct otlp_http *h)
@@ -233,7 +256,9 @@ static void io_end(struct otlp_http *h)
 
 int otlp_http_owns(const struct otlp_http *h, int fd)
 {
-	return fd >= 0 && __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE) == fd;
+	/* the number, and (rarely reached) still the socket behind it */
+	return fd >= 0 && __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE) == fd &&
+	       still_ours(h, fd);
 }
 
 void otlp_http_yield(struct otlp_http *h, int fd)
@@ -300,7 +325,16 @@ static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
 			continue;
 		}
 		/* ours from now on, connecting or not */
-		__atomic_store_n(&h->fd, move_high(fd), __ATOMIC_SEQ_CST);
+		fd = move_high(fd);
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			err = -errno;
+			close(fd);
+			continue;
+		}
+		h->sock_dev = (uint64_t)st.st_dev;
+		h->sock_ino = (uint64_t)st.st_ino;
+		__atomic_store_n(&h->fd, fd, __ATOMIC_SEQ_CST);
 		int c = io_begin(h);
 		int r = c >= 0 ? connect(c, a->ai_addr, a->ai_addrlen) : -1;
 		int e = c >= 0 ? errno : ECONNABORTED;

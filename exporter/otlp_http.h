@@ -18,6 +18,10 @@ struct otlp_http {
 	int fd;				/* -1 when not connected; atomic: the
 					   program's threads read it (below) */
 	int busy;			/* the exporter is in a call on fd */
+	uint64_t sock_dev, sock_ino;	/* what fd must still be: a program
+					   closing it with a raw system call
+					   goes unseen, and the number may
+					   then be a file of its own */
 	char host[256];
 	uint16_t port;
 	char path[512];
