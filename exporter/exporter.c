@@ -15,6 +15,7 @@
  * leaving a lock held in the child.
  */
 #include <errno.h>
+#include <sys/random.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -97,15 +98,26 @@ static uint64_t now_ns(void)
 
 /* ---- exporting ------------------------------------------------------------ */
 
+static uint64_t jitter_state;	/* exporter thread; 0: not seeded */
+
 static uint32_t backoff_jitter_ms(uint32_t base_ms)
 {
-	/* 50% to 150% of base: enough to spread a fleet's retries. */
-	static uint64_t x;
-	x = x * 6364136223846793005ull + 1442695040888963407ull +
-	    (uint64_t)now_ns();
-	return base_ms / 2 + (uint32_t)((x >> 33) % (base_ms + 1));
+	/* 50% to 150% of base: enough to spread a fleet's retries. Seeded
+	   from the kernel's randomness once per process (a child re-seeds:
+	   the worker starts afresh there), so processes that failed
+	   together do not retry together. */
+	uint64_t x = jitter_state;
+	if (!x) {
+		if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
+			x = now_ns() ^ ((uint64_t)getpid() << 32);
+		x |= 1;
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	jitter_state = x;
+	return base_ms / 2 + (uint32_t)(x % (base_ms + 1));
 }
-
 static int retryable(int status)
 {
 	return status == 429 || status == 502 || status == 503 ||
@@ -122,6 +134,10 @@ static int retry_sleep(uint64_t until_ns)
 {
 	uint32_t fr = __atomic_load_n(&flush_req, __ATOMIC_ACQUIRE);
 
+	/* a flush already asked for (the process is exiting) counts too */
+	if (fr != __atomic_load_n(&flush_done, __ATOMIC_ACQUIRE) &&
+	    until_ns > __atomic_load_n(&flush_deadline_ns, __ATOMIC_ACQUIRE))
+		return 0;
 	for (;;) {
 		uint64_t now = now_ns();
 		if (now >= until_ns)
@@ -155,12 +171,17 @@ static void post_batch(const uint8_t *body, size_t len, uint32_t n,
 {
 	uint32_t backoff_ms = 1000;
 
+	/* OTEL_EXPORTER_OTLP_TIMEOUT bounds the whole export, retries
+	   included (0: no limit but the batch's own deadline). */
+	if (cfg.timeout_ms) {
+		uint64_t t = now_ns() + (uint64_t)cfg.timeout_ms * 1000000u;
+		if (t < deadline_ns)
+			deadline_ns = t;
+	}
+
 	for (int attempt = 0;; attempt++) {
 		struct otlp_http_result res;
-		uint64_t d = now_ns() + (uint64_t)cfg.timeout_ms * 1000000u;
-		if (cfg.timeout_ms == 0 || d > deadline_ns)
-			d = deadline_ns;
-		int r = otlp_http_post(&http, body, len, d, &res);
+		int r = otlp_http_post(&http, body, len, deadline_ns, &res);
 
 		if (r == 0 && res.status >= 200 && res.status < 300) {
 			int64_t rejected = 0;
@@ -559,5 +580,6 @@ void exporter_atfork_child(void)
 	flush_req = 0;
 	flush_done = 0;
 	export_failing = 0;
+	jitter_state = 0;	/* not the parent's sequence */
 	__atomic_store_n(&thread_state, THREAD_NONE, __ATOMIC_RELEASE);
 }
