@@ -172,6 +172,13 @@ struct exporter_config {
 	char resource_attributes[2048];	/* OTEL_RESOURCE_ATTRIBUTES, raw */
 };
 
+/*
+ * Is spec a valid OTEL_EXPORTER_OTLP_HEADERS value (key=value pairs, keys
+ * HTTP tokens, values percent-decoded without control bytes)? For the
+ * client's configuration checks: no allocation, no logging.
+ */
+int exporter_headers_valid(const char *spec);
+
 /* ---- life cycle -------------------------------------------------------- */
 
 /*

@@ -111,6 +111,58 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t limit)
 	return i;
 }
 
+/*
+ * Copy a string field's bytes: proto3 strings must be UTF-8, and a strict
+ * collector rejects a whole request for one bad byte, so every byte of an
+ * invalid sequence becomes '?' (the length stays the same).
+ */
+static uint8_t *put_text(uint8_t *p, uint32_t field, const char *s, size_t n)
+{
+	const uint8_t *b = (const uint8_t *)s;
+
+	p = put_len(p, field, n);
+	for (size_t i = 0; i < n;) {
+		uint8_t c = b[i];
+		size_t k = 0;
+		if (c < 0x80) {
+			*p++ = c;
+			i++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF)
+			k = 2;
+		else if (c >= 0xE0 && c <= 0xEF)
+			k = 3;
+		else if (c >= 0xF0 && c <= 0xF4)
+			k = 4;
+		int ok = k && i + k <= n;
+		for (size_t j = 1; ok && j < k; j++) {
+			uint8_t d = b[i + j];
+			uint8_t lo = 0x80, hi = 0xBF;
+			if (j == 1) {	/* no overlong forms, no surrogates */
+				if (c == 0xE0)
+					lo = 0xA0;
+				else if (c == 0xED)
+					hi = 0x9F;
+				else if (c == 0xF0)
+					lo = 0x90;
+				else if (c == 0xF4)
+					hi = 0x8F;
+			}
+			ok = d >= lo && d <= hi;
+		}
+		if (ok) {
+			memcpy(p, b + i, k);
+			p += k;
+			i += k;
+		} else {
+			*p++ = '?';
+			i++;
+		}
+	}
+	return p;
+}
+
 /* ---- attributes -------------------------------------------------------------- */
 
 struct limits {
@@ -178,7 +230,7 @@ static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
 		return put_fixed64(p, bits);
 	}
 	default:
-		return put_bytes(p, 1, r->arena + a->off, sl);
+		return put_text(p, 1, r->arena + a->off, sl);
 	}
 }
 
@@ -253,12 +305,12 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	p = put_bytes(p, 1, r->trace_id, 16);
 	p = put_bytes(p, 2, r->span_id, 8);
 	if (r->trace_state.len)
-		p = put_bytes(p, 3, span_record_str(r, r->trace_state),
-			      r->trace_state.len);
+		p = put_text(p, 3, span_record_str(r, r->trace_state),
+			     r->trace_state.len);
 	if (memcmp(r->parent_span_id, zero16, 8))
 		p = put_bytes(p, 4, r->parent_span_id, 8);
 	if (r->name.len)
-		p = put_bytes(p, 5, span_record_str(r, r->name), r->name.len);
+		p = put_text(p, 5, span_record_str(r, r->name), r->name.len);
 	if (r->kind) {
 		*p++ = TAG(6, WT_VARINT);
 		p = put_varint(p, r->kind);
@@ -283,9 +335,9 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	if (r->status != SPAN_STATUS_UNSET) {
 		p = put_len(p, 15, status_size(r));
 		if (r->status == SPAN_STATUS_ERROR && r->status_message.len)
-			p = put_bytes(p, 2,
-				      span_record_str(r, r->status_message),
-				      r->status_message.len);
+			p = put_text(p, 2,
+				     span_record_str(r, r->status_message),
+				     r->status_message.len);
 		*p++ = TAG(3, WT_VARINT);
 		*p++ = r->status;
 	}
@@ -321,7 +373,7 @@ static uint8_t *put_rattr(uint8_t *p, const struct resource_attr *a)
 		*p++ = TAG(3, WT_VARINT);
 		return put_varint(p, (uint64_t)a->i);
 	}
-	return put_bytes(p, 1, a->str, sl);
+	return put_text(p, 1, a->str, sl);
 }
 
 #define SCOPE_NAME "otelshim"

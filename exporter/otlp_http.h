@@ -25,7 +25,7 @@ struct otlp_http {
 	char host[256];
 	uint16_t port;
 	char path[512];
-	char extra_headers[2048];	/* "Name: value\r\n"..., validated */
+	char extra_headers[4096];	/* "Name: value\r\n"..., validated */
 	char resp[65536];		/* response head and body */
 };
 
@@ -58,6 +58,10 @@ void otlp_http_close(struct otlp_http *h);
 void otlp_http_forget(struct otlp_http *h);
 
 uint64_t otlp_http_now_ns(void);
+
+/* headers.c: OTEL_EXPORTER_OTLP_HEADERS to "Name: value\r\n" lines in
+   out (cap bytes, NUL-terminated). 0, or -1 when malformed or too long. */
+int otlp_headers_build(char *out, size_t cap, const char *spec);
 
 /*
  * Keeping the program's hands off our socket (any thread). The socket lives

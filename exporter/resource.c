@@ -231,9 +231,9 @@ void resource_build(struct resource *res, const struct exporter_config *cfg,
 		if (why) {
 			if (!warned)
 				otel_log(LOG_WARN,
-					 "OTEL_RESOURCE_ATTRIBUTES has %s; "
+					 "OTEL_RESOURCE_ATTRIBUTES='%s' has %s; "
 					 "ignoring the whole variable",
-					 why);
+					 cfg->resource_attributes, why);
 			warned = 1;
 		}
 		for (size_t i = 0; !why && i < tmp.n; i++) {

@@ -289,6 +289,20 @@ static void parse_headers(struct parse *p, struct exporter_config *e)
 	const char *t = get(p, "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
 	int n;
 
+	/* Each checked on its own, so the warning names the right one;
+	   never echoed: header values are usually credentials. */
+	if (g && !exporter_headers_valid(g)) {
+		warn(p, "OTEL_EXPORTER_OTLP_HEADERS is malformed (expected "
+			"key=value pairs separated by commas); ignoring it");
+		g = NULL;
+	}
+	if (t && !exporter_headers_valid(t)) {
+		warn(p, "OTEL_EXPORTER_OTLP_TRACES_HEADERS is malformed "
+			"(expected key=value pairs separated by commas); "
+			"ignoring it");
+		t = NULL;
+	}
+
 	n = snprintf(e->headers, sizeof(e->headers), "%s%s%s", g ? g : "",
 		     g && t ? "," : "", t ? t : "");
 	if (n < 0 || (size_t)n >= sizeof(e->headers)) {
@@ -364,9 +378,13 @@ static unsigned parse_propagators(struct parse *p)
 	};
 	const char *v = get(p, "OTEL_PROPAGATORS");
 	unsigned bits = 0;
+	int known = 0;
+	char unknown[256];
+	size_t ul = 0;
 
 	if (!v)
 		return PROPAGATE_TRACECONTEXT | PROPAGATE_BAGGAGE;
+	unknown[0] = '\0';
 	for (const char *item = v; *item;) {
 		size_t n = strcspn(item, ",");
 		const char *s = item, *e = item + n;
@@ -380,18 +398,32 @@ static unsigned parse_propagators(struct parse *p)
 				if (strlen(table[i].name) == len &&
 				    !strncasecmp(s, table[i].name, len))
 					break;
-			if (i < sizeof(table) / sizeof(table[0]))
+			if (i < sizeof(table) / sizeof(table[0])) {
 				bits |= table[i].bit;
-			else
-				warn(p, "OTEL_PROPAGATORS='%s': '%.*s' is not "
-					"supported (tracecontext, baggage, b3, "
-					"b3multi, none); skipping it",
-				     v, (int)len, s);
+				known = 1;
+			} else if (ul + len + 3 < sizeof(unknown)) {
+				int w = snprintf(unknown + ul,
+						 sizeof(unknown) - ul, "%s'%.*s'",
+						 ul ? ", " : "", (int)len, s);
+				if (w > 0)
+					ul += (size_t)w;
+			}
 		}
 		item += n;
 		if (*item == ',')
 			item++;
 	}
+	/* One warning for the variable; nothing known in it: the default,
+	   as for any other bad value (an explicit "none" is known). */
+	if (ul && known)
+		warn(p, "OTEL_PROPAGATORS='%s': %s not supported (tracecontext, "
+			"baggage, b3, b3multi, none); skipping", v, unknown);
+	else if (ul)
+		warn(p, "OTEL_PROPAGATORS='%s': %s not supported (tracecontext, "
+			"baggage, b3, b3multi, none); using tracecontext,baggage",
+		     v, unknown);
+	if (!known)
+		return PROPAGATE_TRACECONTEXT | PROPAGATE_BAGGAGE;
 	return bits;
 }
 
@@ -443,7 +475,7 @@ static enum db_query_text parse_db_query_text(struct parse *p)
 static int parse_db_dup(struct parse *p)
 {
 	const char *v = get(p, "OTEL_SEMCONV_STABILITY_OPT_IN");
-	int dup = 0;
+	int dup = 0, bad = 0;
 
 	while (v && *v) {
 		const char *end = strchr(v, ',');
@@ -455,8 +487,16 @@ static int parse_db_dup(struct parse *p)
 			n--;
 		if (n == 12 && !strncasecmp(s, "database/dup", 12))
 			dup = 1;
+		else if (n && !((n == 8 && !strncasecmp(s, "database", 8)) ||
+				(n == 4 && !strncasecmp(s, "http", 4)) ||
+				(n == 8 && !strncasecmp(s, "http/dup", 8))))
+			bad = 1;
 		v = end ? end + 1 : NULL;
 	}
+	if (bad)
+		warn(p, "OTEL_SEMCONV_STABILITY_OPT_IN='%s' has entries other "
+			"than database, database/dup, http, http/dup; ignoring "
+			"them", get(p, "OTEL_SEMCONV_STABILITY_OPT_IN"));
 	return dup;
 }
 

@@ -292,7 +292,9 @@ typedef int (*head_parser)(const char *, size_t, struct http1_head *);
  * Try to complete a head with the bytes p[0..n). On success returns the
  * number of bytes of p that belong to the head (>= 1), fills *hd (views into
  * p or the half's buffer, valid until the next feed) and sets *head and
- * *len to the whole head. Returns -2 when all of p was taken and more is
+ * *len to the whole head. Returns -3 when a head still incomplete would
+ * not fit (a request that cannot be traced: the caller counts it), -2 when
+ * all of p was taken and more is
  * needed, -1 when the bytes cannot be a head (or it outgrows the buffer).
  */
 static long gather_head(struct http_half *hf, const char *p, size_t n,
@@ -308,8 +310,10 @@ static long gather_head(struct http_half *hf, const char *p, size_t n,
 			*len = (size_t)r;
 			return r;
 		}
-		if (r == -1 || n > HTTP_ACC_SIZE)
+		if (r == -1)
 			return -1;
+		if (n > HTTP_ACC_SIZE)
+			return -3;
 		memcpy(hf->acc, p, n);
 		hf->acc_len = (uint16_t)n;
 		return -2;
@@ -330,7 +334,7 @@ static long gather_head(struct http_half *hf, const char *p, size_t n,
 	if (r == -1 || hf->acc_len == HTTP_ACC_SIZE) {
 		/* p's bytes were not taken: the buffer holds only the old ones */
 		hf->acc_len = (uint16_t)old;
-		return -1;
+		return r == -1 ? -1 : -3;
 	}
 	return -2;
 }
@@ -930,6 +934,9 @@ static void server_received(struct conn *c, const char *p, size_t n,
 		if (k == -2)
 			return;
 		if (k < 0) {
+			/* a request too large to follow: not silently lost */
+			if (k == -3)
+				exporter_count_untraceable();
 			lose(c);
 			return;
 		}
@@ -1154,6 +1161,8 @@ static size_t head_step(struct conn *c, const struct iovec *iov, int iovcnt,
 			taken += n;
 			continue;
 		}
+		if (k == -3)
+			exporter_count_untraceable();	/* too large to follow */
 		if (k < 0)
 			goto not_http;
 		c->proto = CONN_PROTO_HTTP;
