@@ -391,16 +391,22 @@ static inline struct conn *traced(int fd)
 	return c;
 }
 
-EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+static __attribute__((noinline)) ssize_t send_traced(struct conn *c,
+		int fd, const void *buf, size_t len, int flags)
 {
-	struct conn *c = traced(fd);
-
-	if (!c || !len)
-		return REAL(send)(fd, buf, len, flags);
 	struct iovec v = {(void *)buf, len};
 	struct http_send_call call = {
 		.fd = fd, .flags = flags, .plain = plain_send};
 	return sending(c, &call, &v, 1);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	struct conn *c = traced(fd);
+
+	if (__builtin_expect(!c || !len, 1))
+		return REAL(send)(fd, buf, len, flags);
+	return send_traced(c, fd, buf, len, flags);
 }
 
 EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
@@ -430,15 +436,21 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return sending(c, &call, msg->msg_iov, (int)msg->msg_iovlen);
 }
 
+static __attribute__((noinline)) ssize_t write_traced(struct conn *c,
+		int fd, const void *buf, size_t len)
+{
+	struct iovec v = {(void *)buf, len};
+	struct http_send_call call = {.fd = fd, .plain = plain_write};
+	return sending(c, &call, &v, 1);
+}
+
 EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	struct conn *c = traced(fd);
 
-	if (!c || !len)
+	if (__builtin_expect(!c || !len, 1))
 		return REAL(write)(fd, buf, len);
-	struct iovec v = {(void *)buf, len};
-	struct http_send_call call = {.fd = fd, .plain = plain_write};
-	return sending(c, &call, &v, 1);
+	return write_traced(c, fd, buf, len);
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -546,15 +558,20 @@ static void received(struct conn *c, const struct iovec *iov, int iovcnt,
  * Before any read: head bytes this thread holds go out (a program that
  * waits for an answer has finished writing; see http_conn.c).
  */
+static __attribute__((noinline, cold)) void release_held(void)
+{
+	int saved_errno = errno;
+
+	guard_enter();
+	http_conn_release_held();
+	guard_leave();
+	errno = saved_errno;
+}
+
 static inline void reading(void)
 {
-	if (__builtin_expect(shim_tls.n_held != 0, 0) && !guard_active()) {
-		int saved_errno = errno;
-		guard_enter();
-		http_conn_release_held();
-		guard_leave();
-		errno = saved_errno;
-	}
+	if (__builtin_expect(shim_tls.n_held != 0, 0) && !guard_active())
+		release_held();
 }
 
 static inline struct conn *traced_in(int fd)
@@ -570,18 +587,26 @@ static inline struct conn *traced_recv(int fd, int flags)
 	return flags & (MSG_PEEK | MSG_TRUNC) ? NULL : traced(fd);
 }
 
-EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+static __attribute__((noinline)) ssize_t recv_traced(struct conn *c,
+		int fd, void *buf, size_t len, int flags)
 {
-	struct conn *c = traced_recv(fd, flags);
-
-	if (!c)
-		return REAL(recv)(fd, buf, len, flags);
 	ssize_t n = REAL(recv)(fd, buf, len, flags);
 	int saved_errno = errno;
 	struct iovec v = {buf, len};
 	received(c, &v, 1, n, len, saved_errno);
 	errno = saved_errno;
 	return n;
+}
+
+/* The fast path stays a check and a tail call (the traced part is out of
+   line, so no frame is built when nothing is traced). */
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	struct conn *c = traced_recv(fd, flags);
+
+	if (__builtin_expect(!c, 1))
+		return REAL(recv)(fd, buf, len, flags);
+	return recv_traced(c, fd, buf, len, flags);
 }
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
@@ -622,18 +647,26 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return n;
 }
 
-EXPORT ssize_t read(int fd, void *buf, size_t len)
+static __attribute__((noinline)) ssize_t read_traced(struct conn *c,
+		int fd, void *buf, size_t len)
 {
-	struct conn *c = traced_in(fd);
-
-	if (!c)
-		return REAL(read)(fd, buf, len);
 	ssize_t n = REAL(read)(fd, buf, len);
 	int saved_errno = errno;
 	struct iovec v = {buf, len};
 	received(c, &v, 1, n, len, saved_errno);
 	errno = saved_errno;
 	return n;
+}
+
+/* The fast path stays a check and a tail call (the traced part is out of
+   line, so no frame is built when nothing is traced). */
+EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct conn *c = traced_in(fd);
+
+	if (__builtin_expect(!c, 1))
+		return REAL(read)(fd, buf, len);
+	return read_traced(c, fd, buf, len);
 }
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
