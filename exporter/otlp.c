@@ -121,7 +121,19 @@ static uint8_t *put_text(uint8_t *p, uint32_t field, const char *s, size_t n)
 	const uint8_t *b = (const uint8_t *)s;
 
 	p = put_len(p, field, n);
-	for (size_t i = 0; i < n;) {
+	/* the usual case, ASCII: eight bytes at a time, then one copy */
+	size_t a = 0;
+	for (; a + 8 <= n; a += 8) {
+		uint64_t w;
+		memcpy(&w, b + a, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (a < n && b[a] < 0x80)
+		a++;
+	memcpy(p, b, a);
+	p += a;
+	for (size_t i = a; i < n;) {
 		uint8_t c = b[i];
 		size_t k = 0;
 		if (c < 0x80) {
