@@ -1167,8 +1167,21 @@ static size_t head_step(struct conn *c, const struct iovec *iov, int iovcnt,
 			goto not_http;
 		c->proto = CONN_PROTO_HTTP;
 		struct http_exchange *ex = push_exchange(c, &hd);
-		if (!ex)
-			return 0;
+		if (!ex) {
+			/*
+			 * Pipelined deeper than we follow: the connection is
+			 * passed through from now on, but the bytes of this
+			 * head held from earlier calls were reported sent:
+			 * they are owed, unchanged, before this piece.
+			 */
+			size_t held = head_len - (size_t)k;
+			if (held && head == hf->acc) {
+				memcpy(h->out, hf->acc, held);
+				h->pend_off = 0;
+				h->pend_len = (uint32_t)held;
+			}
+			return taken;
+		}
 		start_client(c, ex, &hd, hf->head_start_ns);
 		/* The program keeps the bytes of the final terminator that are
 		 * in this piece: it will always send again after our bytes. */

@@ -220,7 +220,11 @@ size_t url_build_full(char *out, size_t cap, const char *scheme,
 		return finish(&o);
 	}
 	if (host_len)
-		put_authority(&o, host, host_len);
+		/* a Host with a '/', '?' or '#' in it is cut there: the rest
+		   must not become an unredacted path or query */
+		put_authority(&o, host,
+			      (size_t)(authority_end(host, host + host_len) -
+				       host));
 	else if (fallback_authority)
 		put_authority(&o, fallback_authority,
 			      strlen(fallback_authority));
