@@ -2,36 +2,29 @@
  * fuzz_http1.c - libFuzzer target for the HTTP/1.x parsers (shim/http1.h),
  * and for the URL building that consumes their views (shim/url.h).
  *
- * Not built by Meson. From the top of the tree:
+ *     scripts/fuzz http1 60
  *
- *   clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
- *         -fno-sanitize-recover=undefined -Ishim \
- *         tests/fuzz/fuzz_http1.c shim/http1.c shim/url.c -o fuzz_http1
- *   mkdir -p tests/fuzz/corpus-work && ./fuzz_http1 -max_total_time=60 \
- *         tests/fuzz/corpus-work tests/fuzz/corpus/http1
- *
- * New inputs go to the first directory (git-ignored); the seeds stay as
- * they are.
+ * (builds it with clang through Meson and runs it on a copy of
+ * tests/fuzz/corpus/http1; see tests/fuzz/README).
  *
  * Besides crashes and sanitizer reports, it traps on broken contracts: a
- * result out of range, a view outside the head, a head that parses
- * differently when cut exactly at its end, and a chunked body whose outcome
- * depends on where the input was split.
+ * result out of range, a view outside the head, a head whose parse depends
+ * on where the bytes so far were cut (a complete head of r bytes parses to
+ * r from any prefix of at least r bytes and is partial from any shorter
+ * one; a partial input has only partial prefixes; once invalid, longer
+ * prefixes stay invalid), and a chunked body whose outcome depends on how
+ * it was split into calls (two pieces, and many pieces of pseudo-random
+ * sizes drawn from the input).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "http1.h"
 #include "url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                          \
-	do {                              \
-		if (!(x))                 \
-			__builtin_trap(); \
-	} while (0)
 
 static void check_view(struct http1_str v, const char *b, size_t n)
 {
@@ -59,21 +52,54 @@ static void check_head(const struct http1_head *h, const char *b, int r)
 }
 
 /*
- * A parser's result on buf, and its agreement with itself: a head of r
- * bytes parses to r from exactly those bytes and is partial one byte short.
+ * The parse of the first k bytes, given the parse r of all n: a head of r
+ * bytes is partial before r and complete from r on; partial input is
+ * partial at every prefix; invalid input is partial or invalid.
+ */
+static int parse_prefix(int (*parse)(const char *, size_t,
+				     struct http1_head *),
+			const char *b, size_t k, int r)
+{
+	struct http1_head h2;
+	int rk = parse(b, k, &h2);
+
+	if (r > 0)
+		CHECK(k < (size_t)r ? rk == -2 : rk == r);
+	else if (r == -2)
+		CHECK(rk == -2);
+	else
+		CHECK(rk == -2 || rk == -1);
+	return rk;
+}
+
+/*
+ * A parser's result on buf, and its agreement with itself on prefixes:
+ * exactly r and r - 1 bytes, and two cuts drawn from the input.
  */
 static int parse_checked(int (*parse)(const char *, size_t,
 				      struct http1_head *),
 			 const char *b, size_t n, struct http1_head *h)
 {
-	struct http1_head h2;
 	int r = parse(b, n, h);
 
 	CHECK(r == -1 || r == -2 || (r > 0 && (size_t)r <= n));
 	if (r > 0) {
 		check_head(h, b, r);
-		CHECK(parse(b, (size_t)r, &h2) == r);
-		CHECK(parse(b, (size_t)r - 1, &h2) == -2);
+		parse_prefix(parse, b, (size_t)r, r);
+		parse_prefix(parse, b, (size_t)r - 1, r);
+	}
+	if (n >= 2) {
+		size_t k1 = ((size_t)(uint8_t)b[0] * 257 + n / 3) % (n + 1);
+		size_t k2 = ((size_t)(uint8_t)b[1] * 131 + n / 2) % (n + 1);
+		if (k1 > k2) {
+			size_t t = k1;
+			k1 = k2;
+			k2 = t;
+		}
+		int r1 = parse_prefix(parse, b, k1, r);
+		int r2 = parse_prefix(parse, b, k2, r);
+		if (r1 == -1)
+			CHECK(r2 == -1);	/* invalid stays invalid */
 	}
 	return r;
 }
@@ -132,6 +158,35 @@ static long chunked(const char *b, size_t n, size_t cut)
 	return -2;
 }
 
+/*
+ * Feed a chunked body in pieces of pseudo-random sizes (1 to 64, or now
+ * and then everything left) drawn from seed. Same results as chunked().
+ */
+static long chunked_pieces(const char *b, size_t n, uint32_t seed)
+{
+	struct http1_chunked c;
+	size_t off = 0;
+	int done = 0;
+
+	memset(&c, 0, sizeof(c));
+	while (off < n) {
+		seed = seed * 1103515245u + 12345u;
+		size_t piece = (seed >> 16) % 16 == 0 ? n - off
+						      : 1 + (seed >> 16) % 64;
+		if (piece > n - off)
+			piece = n - off;
+		ssize_t k = http1_chunked_feed(&c, b + off, piece, &done);
+		if (k < 0)
+			return -1;
+		CHECK((size_t)k <= piece);
+		if (done)
+			return (long)(off + (size_t)k);
+		CHECK((size_t)k == piece);
+		off += piece;
+	}
+	return -2;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *b = (const char *)data;
@@ -153,6 +208,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		long whole = chunked(b + 1, size - 1, size - 1);
 		long split = chunked(b + 1, size - 1, cut);
 		CHECK(whole == split);
+		uint32_t seed = (uint32_t)data[0] << 8 | data[size - 1];
+		long pieces = chunked_pieces(b + 1, size - 1, seed);
+		CHECK(whole == pieces);
 	}
 	return 0;
 }

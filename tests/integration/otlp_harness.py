@@ -15,7 +15,11 @@ independent OTLP/HTTP receiver (tests/receiver/receiver.js, decoding with the
                     installed
 
 Environment (set by tests/meson.build): OTELSHIM_LIB, the path of
-libotelshim.so; OTELSHIM_SOURCE_ROOT, the source tree.
+libotelshim.so; OTELSHIM_SOURCE_ROOT, the source tree. Set by
+scripts/test --sanitize, for the preloaded runs of run() only:
+OTELSHIM_TEST_PRELOAD, libraries put before the shim in LD_PRELOAD (the
+AddressSanitizer runtime, which must be first); OTELSHIM_TEST_WRAPPER, a
+command prefix (valgrind and its options).
 
 This file is also the program of the servers' subprocesses:
   python3 otlp_harness.py http-server | echo-server
@@ -26,6 +30,7 @@ import json
 import os
 import queue
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -86,6 +91,19 @@ def library_path():
         if os.path.exists(p):
             return p
     return None
+
+
+def preload_value(lib=None):
+    """The LD_PRELOAD value for a traced program: OTELSHIM_TEST_PRELOAD's
+    libraries (scripts/test --sanitize: the ASan runtime), then the shim."""
+    first = os.environ.get("OTELSHIM_TEST_PRELOAD", "").split()
+    return " ".join(first + [lib or library_path()])
+
+
+def wrapper_prefix():
+    """OTELSHIM_TEST_WRAPPER split into words (scripts/test --sanitize:
+    valgrind and its options), or []."""
+    return shlex.split(os.environ.get("OTELSHIM_TEST_WRAPPER", ""))
 
 
 def clean_env():
@@ -376,7 +394,8 @@ def run(args, receiver=None, env=None, preload=True, timeout=30, input=None,
         lib = library_path()
         if not lib:
             fail("OTELSHIM_LIB is not set and no built library was found")
-        e["LD_PRELOAD"] = lib
+        e["LD_PRELOAD"] = preload_value(lib)
+        args = wrapper_prefix() + list(args)
         if schedule_delay is not None:
             e["OTEL_BSP_SCHEDULE_DELAY"] = str(schedule_delay)
         if receiver is not None:

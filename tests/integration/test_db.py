@@ -47,7 +47,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from otlp_harness import (CURL, PYTHON, Receiver, _Child, check,  # noqa: E402
-                          check_eq, clean_env, fail, library_path, main, run)
+                          check_eq, clean_env, fail, main, preload_value,
+                          run)
 import dbservers  # noqa: E402
 from dbservers import MARIADB, PSQL, MariaDB, Postgres  # noqa: E402
 
@@ -915,7 +916,7 @@ class DbService(_Child):
 
     def __init__(self, rx, pgs, mys):
         env = clean_env()
-        env["LD_PRELOAD"] = library_path()
+        env["LD_PRELOAD"] = preload_value()
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = rx.endpoint
         env["OTEL_BSP_SCHEDULE_DELAY"] = "100"
         env["OTEL_SERVICE_NAME"] = "db-service"

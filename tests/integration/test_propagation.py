@@ -37,8 +37,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from otlp_harness import (CURL, PYTHON, HttpServer, Receiver, _Child, check,  # noqa: E402
-                          check_eq, clean_env, fail, library_path, main, run,
-                          summarize)
+                          check_eq, clean_env, fail, main, preload_value,
+                          run, summarize)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVICES = os.path.join(HERE, "services.py")
@@ -49,7 +49,7 @@ KIND_SERVER, KIND_CLIENT = 2, 3
 
 def traced_env(receiver, service, extra=None):
     e = clean_env()
-    e["LD_PRELOAD"] = library_path()
+    e["LD_PRELOAD"] = preload_value()
     e["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
     e["OTEL_BSP_SCHEDULE_DELAY"] = "100"
     e["OTEL_SERVICE_NAME"] = service

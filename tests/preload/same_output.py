@@ -30,6 +30,11 @@ Options:
                                destructor after the shim's (the premise of
                                the init-order test)
 
+Set by scripts/test --sanitize, for the preloaded runs only:
+OTELSHIM_TEST_PRELOAD, libraries put before the shim in LD_PRELOAD (the
+AddressSanitizer runtime); OTELSHIM_TEST_WRAPPER, a command prefix
+(valgrind and its options).
+
 Standard error is not compared: the shim may warn there (e.g. that the
 export failed). It is shown when a run fails.
 """
@@ -39,6 +44,7 @@ import difflib
 import http.server
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -71,6 +77,12 @@ def start_sink():
     srv.lock = threading.Lock()
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
+
+
+def preload_value(lib):
+    """LD_PRELOAD: OTELSHIM_TEST_PRELOAD's libraries first, then the shim."""
+    return " ".join(os.environ.get("OTELSHIM_TEST_PRELOAD", "").split()
+                    + [lib])
 
 
 def clean_env(extra):
@@ -119,7 +131,8 @@ def check_symbols(prog, names):
 
 def check_init_order(argv, env, lib, early, timeout):
     """LD_DEBUG=libs prints 'calling init: PATH' and 'calling fini: PATH'."""
-    env = dict(env, LD_PRELOAD=lib, OTEL_TRACES_EXPORTER="none",
+    env = dict(env, LD_PRELOAD=preload_value(lib),
+               OTEL_TRACES_EXPORTER="none",
                LD_DEBUG="libs")
     r = run("ld-debug", argv, env, timeout)
     seq = re.findall(r"calling (init|fini): (\S+)",
@@ -174,21 +187,23 @@ def main():
     held.bind(("127.0.0.1", 0))
     closed_port = held.getsockname()[1]
     pre = clean_env(a.env + a.preload_env)
-    pre["LD_PRELOAD"] = a.lib
+    pre["LD_PRELOAD"] = preload_value(a.lib)
+    wrapped = shlex.split(os.environ.get("OTELSHIM_TEST_WRAPPER", "")) \
+        + a.argv
     for m in modes:
         if m == "none":
-            runs.append(run("preload, exporter none", a.argv,
+            runs.append(run("preload, exporter none", wrapped,
                             dict(pre, OTEL_TRACES_EXPORTER="none"),
                             a.timeout))
         elif m == "otlp":
             ep = f"http://127.0.0.1:{closed_port}"
-            runs.append(run(f"preload, otlp to refused {ep}", a.argv,
+            runs.append(run(f"preload, otlp to refused {ep}", wrapped,
                             dict(pre, OTEL_EXPORTER_OTLP_ENDPOINT=ep),
                             a.timeout))
         elif m == "sink":
             sink = start_sink()
             ep = f"http://127.0.0.1:{sink.server_address[1]}"
-            r = run(f"preload, otlp to a sink {ep}", a.argv,
+            r = run(f"preload, otlp to a sink {ep}", wrapped,
                     dict(pre, OTEL_EXPORTER_OTLP_ENDPOINT=ep), a.timeout)
             sink.shutdown()
             r["note"] = f" (the sink got {sink.posts} export requests)"
