@@ -465,14 +465,17 @@ int otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len,
 
 	memset(res, 0, sizeof(*res));
 	res->retry_after_s = -1;
+	/* an IPv6 literal goes in brackets (RFC 9110 7.2) */
+	int v6 = strchr(h->host, ':') != NULL;
 	int n = snprintf(head, sizeof(head),
 			 "POST %s HTTP/1.1\r\n"
-			 "Host: %s:%u\r\n"
+			 "Host: %s%s%s:%u\r\n"
 			 "User-Agent: otelshim/" OTELSHIM_VERSION "\r\n"
 			 "Content-Type: application/x-protobuf\r\n"
 			 "Content-Length: %zu\r\n"
 			 "%s\r\n",
-			 h->path, h->host, h->port, len, h->extra_headers);
+			 h->path, v6 ? "[" : "", h->host, v6 ? "]" : "", h->port,
+			 len, h->extra_headers);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		res->err = EMSGSIZE;
 		return -EMSGSIZE;
