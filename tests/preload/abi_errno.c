@@ -311,7 +311,7 @@ static size_t head_end(const char *b, size_t n)
  */
 static void read_reply(int fd, const struct reader *rd)
 {
-	char buf[4096], what[96];
+	char buf[4097], what[96];	/* one more for the NUL sscanf needs */
 	size_t have = 0, hl = 0, clen = 0;
 	int kept = 1, last = 0;
 
@@ -326,7 +326,7 @@ static void read_reply(int fd, const struct reader *rd)
 				break;
 		}
 		errno = SENTINEL;
-		ssize_t n = rd->fn(fd, buf + have, sizeof(buf) - have);
+		ssize_t n = rd->fn(fd, buf + have, sizeof(buf) - 1 - have);
 		int e = errno;
 		if (n <= 0) {
 			show(what, n, e);
@@ -340,6 +340,7 @@ static void read_reply(int fd, const struct reader *rd)
 		have += (size_t)n;
 	}
 	int status = 0;
+	buf[have] = '\0';
 	sscanf(buf, "HTTP/1.1 %d", &status);
 	printf("%-52s status=%d body=%s errno=%s\n", what, status,
 	       esc(buf + hl, clen), kept ? "kept" : ename(last));
@@ -825,7 +826,13 @@ static void waits(void)
 	CALL("__poll_chk timeout 0, idle", poll(p, vnfds, 0));
 	CALL("poll with a bad fd (POLLNVAL)", poll(hide(p), 2, 0));
 	printf("%-52s %#x\n", "  revents of the bad fd", p[1].revents);
+#ifdef __SANITIZE_ADDRESS__
+	/* AddressSanitizer's poll interceptor reads all 2^30 entries first. */
+	printf("%-52s skipped under AddressSanitizer\n",
+	       "poll with too many fds");
+#else
 	CALL("poll with too many fds", poll(hide(p), 1u << 30, 0));
+#endif
 	ts = (struct timespec){0, 0};
 	CALL("ppoll timeout 0, idle", ppoll(p, 1, &ts, &mask));
 	ts.tv_nsec = -1;
