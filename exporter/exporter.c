@@ -51,6 +51,7 @@ static struct queue queue;
 static int state;
 static int thread_state;
 static void (*thread_hook)(void);
+static void (*fd_hook)(int fd, int in_use);
 
 /* Counters: updated with atomic adds, read by exporter_get_stats(). */
 static struct exporter_stats stats;
@@ -66,6 +67,8 @@ static pid_t owner_pid;		/* the process whose thread runs */
 /* Owned by the exporter thread. */
 static struct resource resource;
 static struct otlp_http http = {.fd = -1};
+/* The encoded batch, reused: the exporter thread's only large allocation. */
+static struct otlp_buf encoded;
 static int export_failing;
 
 #define ADD(field, n) __atomic_add_fetch(&stats.field, (n), __ATOMIC_RELAXED)
@@ -261,18 +264,15 @@ static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 		return n;
 	}
 
-	uint8_t *body = NULL;
-	size_t len = 0;
 	int r = otlp_encode(&resource, batch, n, cfg.attr_value_length_limit,
-			    cfg.attr_count_limit, &body, &len);
+			    cfg.attr_count_limit, &encoded);
 	/* The records are encoded: give the slots back before the network. */
 	queue_release(&queue, n);
 	if (r < 0) {
 		note_failure("encoding error", -r, n);
 		return n;
 	}
-	post_batch(body, len, n, deadline_ns);
-	free(body);
+	post_batch(encoded.data, encoded.len, n, deadline_ns);
 	return n;
 }
 
@@ -296,6 +296,7 @@ static void *worker(void *arg)
 	pthread_setname_np(pthread_self(), "otel-export");
 	resource_build(&resource, &cfg, getpid());
 	otlp_http_init(&http, &cfg);
+	http.on_fd = fd_hook;
 	__atomic_store_n(&thread_state, THREAD_RUNNING, __ATOMIC_RELEASE);
 	next = now_ns() + delay_ns;
 
@@ -399,6 +400,11 @@ int exporter_init(const struct exporter_config *c)
 	}
 	__atomic_store_n(&state, STATE_RUNNING, __ATOMIC_RELEASE);
 	return 0;
+}
+
+void exporter_set_fd_hook(void (*hook)(int fd, int in_use))
+{
+	fd_hook = hook;
 }
 
 void exporter_set_thread_hook(void (*hook)(void))
@@ -572,6 +578,12 @@ void exporter_atfork_child(void)
 		otlp_http_close(&http);
 	else
 		otlp_http_forget(&http);
+	/*
+	 * What the parent's exporter thread had allocated when the fork came
+	 * is ours to free: nothing else here points to it.
+	 */
+	otlp_buf_free(&encoded);
+	otlp_http_release(&http);
 	if (queue.cap)
 		queue_reset(&queue);
 	memset(&stats, 0, sizeof(stats));

@@ -390,22 +390,50 @@ static uint8_t *put_rattr(uint8_t *p, const struct resource_attr *a)
 
 #define SCOPE_NAME "otelshim"
 
+/*
+ * Make *p hold at least need elements of size sz. The new block is
+ * published before the old one is freed, never the other way round: a
+ * process forked at any instant sees a pointer it may free (at worst the
+ * child leaks the block being replaced, never frees one twice).
+ */
+static int grow(void **p, size_t *cap, size_t need, size_t sz)
+{
+	if (*cap >= need)
+		return 0;
+	size_t c = *cap ? *cap : 16;
+	while (c < need)
+		c *= 2;
+	void *n = malloc(c * sz);
+	if (!n)
+		return -ENOMEM;
+	void *old = *p;
+	__atomic_store_n(p, n, __ATOMIC_SEQ_CST);
+	*cap = c;
+	free(old);
+	return 0;
+}
+
+void otlp_buf_free(struct otlp_buf *b)
+{
+	void *d = b->data, *s = b->sizes;
+
+	*b = (struct otlp_buf){0};
+	free(d);
+	free(s);
+}
+
 int otlp_encode(const struct resource *res,
 		const struct span_record *const *spans, size_t n,
-		uint32_t value_len_limit, uint32_t count_limit, uint8_t **out,
-		size_t *out_len)
+		uint32_t value_len_limit, uint32_t count_limit,
+		struct otlp_buf *b)
 {
 	struct limits l = {value_len_limit, count_limit};
 	size_t nres = res ? res->n : 0;
-	size_t *sizes = NULL;
 
-	*out = NULL;
-	*out_len = 0;
-	if (n) {
-		sizes = malloc(n * sizeof(*sizes));
-		if (!sizes)
-			return -ENOMEM;
-	}
+	b->len = 0;
+	if (grow((void **)&b->sizes, &b->sizes_cap, n, sizeof(*b->sizes)) < 0)
+		return -ENOMEM;
+	size_t *sizes = b->sizes;
 
 	/* Resource */
 	size_t resource = 0;
@@ -425,11 +453,9 @@ int otlp_encode(const struct resource *res,
 				len_field(2, scope_spans);
 	size_t total = len_field(1, resource_spans);
 
-	uint8_t *buf = malloc(total);
-	if (!buf) {
-		free(sizes);
+	if (grow((void **)&b->data, &b->cap, total, 1) < 0)
 		return -ENOMEM;
-	}
+	uint8_t *buf = b->data;
 	uint8_t *p = buf;
 	p = put_len(p, 1, resource_spans);	/* request.resource_spans */
 	p = put_len(p, 1, resource);		/* .resource */
@@ -441,14 +467,9 @@ int otlp_encode(const struct resource *res,
 	p = put_bytes(p, 2, OTELSHIM_VERSION, strlen(OTELSHIM_VERSION));
 	for (size_t i = 0; i < n; i++)
 		p = put_span(p, spans[i], &l, sizes[i]);
-	free(sizes);
-	if ((size_t)(p - buf) != total) {
-		/* cannot happen: the two passes disagree */
-		free(buf);
-		return -EPROTO;
-	}
-	*out = buf;
-	*out_len = total;
+	if ((size_t)(p - buf) != total)
+		return -EPROTO;	/* cannot happen: the two passes disagree */
+	b->len = total;
 	return 0;
 }
 

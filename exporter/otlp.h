@@ -3,8 +3,8 @@
  * responses, with protobuf-c and our own proto/otlp.proto (written from the
  * field numbers in SPEC.md section 4).
  *
- * Runs on the exporter thread only. All allocation happens here and is
- * released before returning (or handed to the caller, as documented).
+ * Runs on the exporter thread only. Encoding allocates only the caller's
+ * struct otlp_buf, which is reused from batch to batch.
  */
 #ifndef OTELSHIM_OTLP_H
 #define OTELSHIM_OTLP_H
@@ -22,13 +22,28 @@
  * characters (0 = no limit; UTF-8 sequences are not cut), attributes beyond
  * count_limit are dropped; both counted in dropped_attributes_count together
  * with the record's own dropped_attrs.
- * On success *out is a malloc'd buffer of *out_len bytes that the caller
- * frees. Returns 0 or -errno.
+ * The message goes to b->data[0..b->len); b's storage grows as needed and
+ * is kept for the next batch. Returns 0 or -errno (b then holds nothing
+ * valid, but stays freeable).
  */
+struct otlp_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t *sizes;		/* scratch: the encoded size of each span */
+	size_t sizes_cap;
+};
+
 int otlp_encode(const struct resource *res,
 		const struct span_record *const *spans, size_t n,
 		uint32_t value_len_limit, uint32_t count_limit,
-		uint8_t **out, size_t *out_len);
+		struct otlp_buf *b);
+
+/*
+ * Release b's storage. Also right in a forked child for a buffer the
+ * parent's exporter was using (b is always consistent: see otlp.c).
+ */
+void otlp_buf_free(struct otlp_buf *b);
 
 /*
  * Decode an ExportTraceServiceResponse body. An empty body is full success.

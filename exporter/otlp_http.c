@@ -74,10 +74,17 @@ static int still_ours(const struct otlp_http *h, int fd)
 	       (uint64_t)st.st_ino == h->sock_ino;
 }
 
+static void tell_fd(struct otlp_http *h, int fd, int in_use)
+{
+	if (h->on_fd && fd >= 0)
+		h->on_fd(fd, in_use);
+}
+
 void otlp_http_close(struct otlp_http *h)
 {
 	int fd = __atomic_exchange_n(&h->fd, -1, __ATOMIC_SEQ_CST);
 
+	tell_fd(h, fd, 0);
 	/* never close a number that is no longer our socket */
 	if (fd >= 0 && still_ours(h, fd))
 		close(fd);
@@ -85,7 +92,16 @@ void otlp_http_close(struct otlp_http *h)
 
 void otlp_http_forget(struct otlp_http *h)
 {
-	__atomic_store_n(&h->fd, -1, __ATOMIC_SEQ_CST);
+	tell_fd(h, __atomic_exchange_n(&h->fd, -1, __ATOMIC_SEQ_CST), 0);
+}
+
+void otlp_http_release(struct otlp_http *h)
+{
+	struct addrinfo *ai = h->resolving;
+
+	h->resolving = NULL;
+	if (ai)
+		freeaddrinfo(ai);
 }
 
 /* ---- keeping the program's hands off our socket ---------------------------- */
@@ -122,8 +138,10 @@ static int io_begin(struct otlp_http *h)
 	__atomic_store_n(&h->busy, 1, __ATOMIC_SEQ_CST);
 	int fd = __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST);
 	if (fd >= 0 && !still_ours(h, fd)) {
-		__atomic_compare_exchange_n(&h->fd, &fd, -1, 0,
-					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		if (__atomic_compare_exchange_n(&h->fd, &fd, -1, 0,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			tell_fd(h, fd, 0);
 		fd = -1;
 	}
 	return fd;
@@ -146,10 +164,13 @@ void otlp_http_yield(struct otlp_http *h, int fd)
 	int expected = fd;
 	int n = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
 
+	tell_fd(h, n, 1);
 	if (!__atomic_compare_exchange_n(&h->fd, &expected, n, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-		if (n >= 0)
+		if (n >= 0) {
+			tell_fd(h, n, 0);
 			close(n);	/* it moved meanwhile: not ours now */
+		}
 		return;
 	}
 	/* (n < 0: no descriptor left; the exporter reconnects later.) A
@@ -196,6 +217,7 @@ static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
 	int g = getaddrinfo(h->host, port, &hints, &ai);
 	if (g != 0)
 		return g == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	__atomic_store_n(&h->resolving, ai, __ATOMIC_SEQ_CST);
 	for (a = ai; a; a = a->ai_next) {
 		int fd = socket(a->ai_family,
 				a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -214,6 +236,7 @@ static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
 		}
 		h->sock_dev = (uint64_t)st.st_dev;
 		h->sock_ino = (uint64_t)st.st_ino;
+		tell_fd(h, fd, 1);
 		__atomic_store_n(&h->fd, fd, __ATOMIC_SEQ_CST);
 		int c = io_begin(h);
 		int r = c >= 0 ? connect(c, a->ai_addr, a->ai_addrlen) : -1;
@@ -241,6 +264,7 @@ static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
 			break;
 		otlp_http_close(h);
 	}
+	__atomic_store_n(&h->resolving, NULL, __ATOMIC_SEQ_CST);
 	freeaddrinfo(ai);
 	return __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST) >= 0 ? 0 : err;
 }

@@ -14,6 +14,8 @@
 
 #include "exporter.h"
 
+struct addrinfo;
+
 struct otlp_http {
 	int fd;				/* -1 when not connected; atomic: the
 					   program's threads read it (below) */
@@ -26,6 +28,9 @@ struct otlp_http {
 	uint16_t port;
 	char path[512];
 	char extra_headers[4096];	/* "Name: value\r\n"..., validated */
+	struct addrinfo *resolving;	/* getaddrinfo's answer while connecting */
+	void (*on_fd)(int fd, int in_use);	/* told of every number the
+					   socket takes and leaves (or NULL) */
 	char resp[65536];		/* response head and body */
 };
 
@@ -56,6 +61,12 @@ void otlp_http_close(struct otlp_http *h);
 
 /* Forget the connection without closing it (the child after fork). */
 void otlp_http_forget(struct otlp_http *h);
+
+/*
+ * In a forked child: free what the parent's exporter thread had allocated
+ * in the middle of connecting (the child's copy is unreachable otherwise).
+ */
+void otlp_http_release(struct otlp_http *h);
 
 uint64_t otlp_http_now_ns(void);
 

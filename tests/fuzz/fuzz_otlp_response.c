@@ -407,8 +407,10 @@ static void check_encode(const uint8_t *data, size_t size)
 		spans[i] = &recs[i];
 	}
 
-	CHECK(otlp_encode(&res, spans, n, len_limit, count_limit, &out,
-			  &out_len) == 0);
+	struct otlp_buf b = {0};
+	CHECK(otlp_encode(&res, spans, n, len_limit, count_limit, &b) == 0);
+	out = b.data;
+	out_len = b.len;
 	Otelshim__Otlp__ExportTraceServiceRequest *req =
 		otelshim__otlp__export_trace_service_request__unpack(
 			NULL, out_len, out);
@@ -436,7 +438,7 @@ static void check_encode(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n; i++)
 		check_span(ss->spans[i], &recs[i], len_limit, count_limit);
 	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
-	free(out);
+	otlp_buf_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

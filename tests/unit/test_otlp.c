@@ -58,7 +58,12 @@ static Otelshim__Otlp__ExportTraceServiceRequest *
 encode_decode(const struct span_record *const *spans, size_t n, uint32_t len,
 	      uint32_t count, uint8_t **buf, size_t *blen)
 {
-	ck_assert_int_eq(otlp_encode(&res, spans, n, len, count, buf, blen), 0);
+	struct otlp_buf b = {0};
+
+	ck_assert_int_eq(otlp_encode(&res, spans, n, len, count, &b), 0);
+	free(b.sizes);		/* the caller frees the message alone */
+	*buf = b.data;
+	*blen = b.len;
 	Otelshim__Otlp__ExportTraceServiceRequest *req =
 		otelshim__otlp__export_trace_service_request__unpack(NULL, *blen,
 								     *buf);
