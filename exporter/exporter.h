@@ -257,6 +257,13 @@ void exporter_count_untraceable(void);
  */
 void exporter_set_thread_hook(void (*hook)(void));
 
+/*
+ * Called with every descriptor number the collector socket takes
+ * (in_use 1) and leaves (0), on the thread that moves it, so that a client
+ * can keep the program's calls off it (the shim marks its fd table).
+ */
+void exporter_set_fd_hook(void (*hook)(int fd, int in_use));
+
 /* ---- logging ----------------------------------------------------------- */
 
 /*

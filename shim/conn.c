@@ -101,8 +101,12 @@ static void pool_free(struct conn *c)
 			   __ATOMIC_RELEASE);
 }
 
+struct conn conn_exporter_mark = {.refs = 1, .proto = CONN_PROTO_OTHER};
+
 static void release(struct conn *c)
 {
+	if (c == &conn_exporter_mark)
+		return;
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		if (c->proto == CONN_PROTO_MYSQL) {
 			if (c->my.gen == conn_generation)
@@ -215,11 +219,30 @@ void conn_untrack_range(unsigned int first, unsigned int last)
 			end = last;
 		if (__atomic_load_n(&conn_fd_chunks[ci], __ATOMIC_ACQUIRE))
 			for (unsigned int i = fd; i <= end; i++)
-				if (conn_get((int)i))
+				if (conn_get((int)i) &&
+				    conn_get((int)i) != &conn_exporter_mark)
 					conn_untrack((int)i);
 		if (end == last)
 			break;
 		fd = end + 1;
+	}
+}
+
+void conn_mark_exporter(int fd, int in_use)
+{
+	struct conn **slot = fd_slot(fd, in_use);
+	struct conn *old, *mark = &conn_exporter_mark;
+
+	if (!slot)
+		return;
+	if (in_use) {
+		/* (an entry left by a close we never saw) */
+		old = __atomic_exchange_n(slot, mark, __ATOMIC_ACQ_REL);
+		if (old)
+			release(old);
+	} else {
+		__atomic_compare_exchange_n(slot, &mark, NULL, 0,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	}
 }
 
@@ -229,6 +252,8 @@ void conn_dup(int oldfd, int newfd)
 	struct conn **slot;
 	struct conn *old;
 
+	if (c == &conn_exporter_mark)
+		c = NULL;	/* a copy of our socket is the program's */
 	if (!c) {
 		conn_untrack(newfd);
 		return;

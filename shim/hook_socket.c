@@ -376,18 +376,43 @@ static ssize_t sending(struct conn *c, struct http_send_call *call,
 	return n;
 }
 
-/* The connection to trace for fd, or NULL for a pass-through. */
-static inline struct conn *traced(int fd)
+/*
+ * The exporter's socket, reached by the program (a number it never opened:
+ * a stale descriptor of its own, a loop over every number): the call goes
+ * to number -1 instead, so the program gets what a closed number gives
+ * (EBADF, from the kernel itself), and our stream stays whole.
+ */
+static __attribute__((noinline, cold)) int refused(int fd)
+{
+	int saved_errno = errno;
+
+	guard_enter();
+	int ours = exporter_fd_owned(fd);
+	if (!ours)
+		conn_mark_exporter(fd, 0);	/* a stale mark */
+	guard_leave();
+	errno = saved_errno;
+	return ours ? -1 : fd;
+}
+
+/*
+ * The connection to trace for *fd, or NULL for a pass-through. For the
+ * exporter's socket, *fd becomes -1 (see refused()).
+ */
+static inline struct conn *traced(int *fd)
 {
 	struct conn *c;
 
-	if (guard_active() || !(c = conn_get(fd)))
+	if (guard_active() || !(c = conn_get(*fd)))
 		return NULL;
 	/* Not ours to follow any more, unless bytes held while we looked
 	   are still owed: they go out before anything later. */
 	if (__atomic_load_n(&c->proto, __ATOMIC_RELAXED) == CONN_PROTO_OTHER &&
-	    !c->http.pend_len)
+	    !c->http.pend_len) {
+		if (__builtin_expect(c == &conn_exporter_mark, 0))
+			*fd = refused(*fd);
 		return NULL;
+	}
 	return c;
 }
 
@@ -402,7 +427,7 @@ static __attribute__((noinline)) ssize_t send_traced(struct conn *c,
 
 EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced(&fd);
 
 	if (__builtin_expect(!c || !len, 1))
 		return REAL(send)(fd, buf, len, flags);
@@ -412,7 +437,7 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 		      const struct sockaddr *sa, socklen_t salen)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced(&fd);
 
 	if (!c || !len)
 		return REAL(sendto)(fd, buf, len, flags, sa, salen);
@@ -427,7 +452,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced(&fd);
 
 	if (!c || !msg || msg->msg_iovlen == 0 || msg->msg_iovlen > 1024)
 		return REAL(sendmsg)(fd, msg, flags);
@@ -446,7 +471,7 @@ static __attribute__((noinline)) ssize_t write_traced(struct conn *c,
 
 EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced(&fd);
 
 	if (__builtin_expect(!c || !len, 1))
 		return REAL(write)(fd, buf, len);
@@ -455,7 +480,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced(&fd);
 
 	if (!c || iovcnt <= 0 || iovcnt > 1024)
 		return REAL(writev)(fd, iov, iovcnt);
@@ -475,7 +500,7 @@ static void sendfiled(struct conn *c, ssize_t n)
 
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
-	struct conn *c = traced(out);
+	struct conn *c = traced(&out);
 
 	if (!c)
 		return REAL(sendfile)(out, in, off, count);
@@ -491,7 +516,7 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 
 EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 {
-	struct conn *c = traced(out);
+	struct conn *c = traced(&out);
 
 	if (!c)
 		return REAL(sendfile64)(out, in, off, count);
@@ -507,7 +532,7 @@ EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 
 EXPORT int shutdown(int fd, int how)
 {
-	struct conn *c = traced(fd);
+	struct conn *c = traced(&fd);
 
 	if (c && how != SHUT_RD) {
 		int saved_errno = errno;
@@ -574,17 +599,18 @@ static inline void reading(void)
 		release_held();
 }
 
-static inline struct conn *traced_in(int fd)
+static inline struct conn *traced_in(int *fd)
 {
 	reading();
 	return traced(fd);
 }
 
 /* MSG_PEEK leaves the bytes for the next call; MSG_TRUNC may not copy them. */
-static inline struct conn *traced_recv(int fd, int flags)
+static inline struct conn *traced_recv(int *fd, int flags)
 {
 	reading();
-	return flags & (MSG_PEEK | MSG_TRUNC) ? NULL : traced(fd);
+	struct conn *c = traced(fd);
+	return flags & (MSG_PEEK | MSG_TRUNC) ? NULL : c;
 }
 
 static __attribute__((noinline)) ssize_t recv_traced(struct conn *c,
@@ -602,7 +628,7 @@ static __attribute__((noinline)) ssize_t recv_traced(struct conn *c,
    line, so no frame is built when nothing is traced). */
 EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	struct conn *c = traced_recv(fd, flags);
+	struct conn *c = traced_recv(&fd, flags);
 
 	if (__builtin_expect(!c, 1))
 		return REAL(recv)(fd, buf, len, flags);
@@ -612,7 +638,7 @@ EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 			struct sockaddr *sa, socklen_t *salen)
 {
-	struct conn *c = traced_recv(fd, flags);
+	struct conn *c = traced_recv(&fd, flags);
 
 	if (!c)
 		return REAL(recvfrom)(fd, buf, len, flags, sa, salen);
@@ -635,7 +661,7 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct conn *c = traced_recv(fd, flags);
+	struct conn *c = traced_recv(&fd, flags);
 
 	if (!c)
 		return REAL(recvmsg)(fd, msg, flags);
@@ -662,7 +688,7 @@ static __attribute__((noinline)) ssize_t read_traced(struct conn *c,
    line, so no frame is built when nothing is traced). */
 EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	struct conn *c = traced_in(fd);
+	struct conn *c = traced_in(&fd);
 
 	if (__builtin_expect(!c, 1))
 		return REAL(read)(fd, buf, len);
@@ -671,7 +697,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct conn *c = traced_in(fd);
+	struct conn *c = traced_in(&fd);
 
 	if (!c)
 		return REAL(readv)(fd, iov, iovcnt);
@@ -693,7 +719,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	struct conn *c = traced_in(fd);
+	struct conn *c = traced_in(&fd);
 
 	if (!c)
 		return REAL(read_chk)(fd, buf, len, buflen);
@@ -708,7 +734,7 @@ EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 			  int flags)
 {
-	struct conn *c = traced_recv(fd, flags);
+	struct conn *c = traced_recv(&fd, flags);
 
 	if (!c)
 		return REAL(recv_chk)(fd, buf, len, buflen, flags);
@@ -724,7 +750,7 @@ EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 			      int flags, struct sockaddr *sa,
 			      socklen_t *salen)
 {
-	struct conn *c = traced_recv(fd, flags);
+	struct conn *c = traced_recv(&fd, flags);
 
 	if (!c)
 		return REAL(recvfrom_chk)(fd, buf, len, buflen, flags, sa,

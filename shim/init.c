@@ -72,6 +72,7 @@ __attribute__((constructor)) static void init(void)
 	if (exporter_init(&cfg->exporter) < 0)
 		return;
 	exporter_set_thread_hook(exporter_thread_start);
+	exporter_set_fd_hook(conn_mark_exporter);
 	if (cfg->env_traceparent[0]) {
 		struct span_ctx env;
 		envcarrier_parse(cfg->env_traceparent, cfg->env_tracestate,

@@ -37,7 +37,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -538,6 +540,95 @@ static int fdtake_main(int argc, char **argv)
 	return 0;
 }
 
+/* One data call on fd, as "return/errno". */
+static void touch_one(int fd, int file, int which, char *out, size_t cap)
+{
+	char b[64] = "GET / HTTP/1.1\r\n\r\n";
+	struct iovec v = {b, 16};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	off_t off = 0;
+	long r = 0;
+
+	errno = 0;
+	switch (which) {
+	case 0: r = read(fd, b, sizeof(b)); break;
+	case 1: r = write(fd, b, 16); break;
+	case 2: r = send(fd, b, 16, MSG_DONTWAIT | MSG_NOSIGNAL); break;
+	case 3: r = recv(fd, b, sizeof(b), MSG_DONTWAIT); break;
+	case 4: r = recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_PEEK); break;
+	case 5: r = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT,
+			     (struct sockaddr *)&ss, &sl); break;
+	case 6: r = sendto(fd, b, 16, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
+		break;
+	case 7: r = readv(fd, &v, 1); break;
+	case 8: r = writev(fd, &v, 1); break;
+	case 9: r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL); break;
+	case 10: r = recvmsg(fd, &m, MSG_DONTWAIT); break;
+	case 11: r = sendfile(fd, file, &off, 16); break;
+	case 12: r = close(fd); break;
+	}
+	snprintf(out, cap, "%ld/%s", r, r < 0 ? strerrorname_np(errno) : "-");
+}
+
+/*
+ * The program reaches the exporter's socket by number (as a buggy or
+ * all-closing program might): every data call on it, and close, must give
+ * what it gives on a number that is not open, and the exporter's stream
+ * must stay whole (the spans made before and after all arrive).
+ * OUTDIR/result: "call <name> <on the socket> <on a closed number>".
+ */
+static int fdtouch_main(int argc, char **argv)
+{
+	static const char *const names[] = {
+		"read", "write", "send", "recv", "recv_peek", "recvfrom",
+		"sendto", "readv", "writev", "sendmsg", "recvmsg", "sendfile",
+		"close"};
+	char res[8192], socks[256], a[64], c[64], path[4096];
+	int sk[16];
+
+	if (argc < 2)
+		return 2;
+	const char *outdir = argv[1];
+
+	signal(SIGPIPE, SIG_IGN);
+	int ok = requests("fdtouch/before", 0, 2);
+	sleep_ms(500);
+	int nsk = exporter_sockets(sk, 16);
+	fd_list(socks, sizeof(socks), sk, nsk);
+	int target = -1;
+	for (int i = 0; i < nsk; i++)
+		if (sk[i] > target)
+			target = sk[i];
+	/* a number nobody holds */
+	int closed = target + 1;
+	while (fcntl(closed, F_GETFD) >= 0)
+		closed++;
+	snprintf(path, sizeof(path), "%s/data", outdir);
+	int file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (file < 0 || write(file, "sixteen bytes..\n", 16) != 16)
+		return 1;
+
+	size_t n = (size_t)snprintf(res, sizeof(res),
+				    "exporter_sockets %s\ntarget %d\n", socks,
+				    target);
+	for (int w = 0; target >= 0 && w < (int)(sizeof(names) /
+						  sizeof(names[0])); w++) {
+		touch_one(target, file, w, a, sizeof(a));
+		touch_one(closed, file, w, c, sizeof(c));
+		n += (size_t)snprintf(res + n, sizeof(res) - n,
+				      "call_%s %s %s\n", names[w], a, c);
+	}
+	ok += requests("fdtouch/after", 0, 3);
+	sleep_ms(600);
+	snprintf(res + n, sizeof(res) - n, "still_open %d\nrequests_ok %d\n",
+		 target >= 0 && fcntl(target, F_GETFD) >= 0, ok);
+	close(file);
+	write_result(outdir, res);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -556,6 +647,8 @@ int main(int argc, char **argv)
 		return daemon_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "fdtake"))
 		return fdtake_main(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "fdtouch"))
+		return fdtouch_main(argc - 2, argv + 2);
 	fprintf(stderr, "lifecycle: unknown command %s\n", argv[1]);
 	return 2;
 }

@@ -276,6 +276,39 @@ def test_fd_takeover_socketpair_after_close_range_syscall():
     check_takeover("sys_socketpair")
 
 
+def test_exporter_socket_refuses_the_programs_calls():
+    """The program's read, write, send, recv... and close on the
+    exporter's socket act as on a number that is not open, and the
+    exporter's stream stays whole."""
+    outdir = tempfile.mkdtemp(prefix="otelshim-fd-")
+    try:
+        with LoadServer() as srv, Collector() as col:
+            res = run([prog("lifecycle"), "fdtouch", str(srv.port), outdir],
+                      col, env={"OTEL_LOG_LEVEL": "debug"})
+            check_eq(res.returncode, 0, f"exit status ({res!r})")
+            r = read_result(outdir, timeout=1)
+            check(r["exporter_sockets"], f"test setup: the exporter had no "
+                  f"socket open after its first export ({r})")
+            calls = {k[5:]: v.split() for k, v in r.items()
+                     if k.startswith("call_")}
+            check_eq(len(calls), 13, f"calls made ({r})")
+            for name, (on_ours, on_closed) in sorted(calls.items()):
+                print(f"  {name:10} on the exporter's socket {r['target']}: "
+                      f"{on_ours:12} on a closed number: {on_closed}",
+                      flush=True)
+                check_eq(on_ours, on_closed, f"{name} on the exporter's "
+                         f"socket (number {r['target']})")
+            check_eq(r["still_open"], "1", "the exporter's socket is open")
+            check_eq(r["requests_ok"], "5", "the program's requests")
+            want = [srv.url(f"/fdtouch/before/{i}") for i in range(2)] + \
+                [srv.url(f"/fdtouch/after/{i}") for i in range(3)]
+            spans = col.wait_spans(len(want), timeout=10)
+            check_each_once(spans, want, "spans made before and after")
+            col.check_clean()
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
 # ---- fork storm -------------------------------------------------------------
 
 def test_fork_1000_times_while_8_threads_make_spans():
@@ -346,6 +379,7 @@ TESTS = [
     test_fd_takeover_dup2,
     test_fd_takeover_socketpair,
     test_fd_takeover_socketpair_after_close_range_syscall,
+    test_exporter_socket_refuses_the_programs_calls,
     test_fork_1000_times_while_8_threads_make_spans,
 ]
 
