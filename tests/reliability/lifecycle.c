@@ -540,6 +540,128 @@ static int fdtake_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- threads and signals ------------------------------------------------ */
+
+static volatile int sig_on_exporter, sig_total;
+static pid_t exporter_tid;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	int e = errno;
+	sig_total++;
+	if ((pid_t)syscall(SYS_gettid) == exporter_tid)
+		sig_on_exporter++;
+	errno = e;
+}
+
+/* The value of key in /proc/self/task/TID/status ("?" if none). */
+static void task_status(pid_t tid, const char *key, char *out, size_t cap)
+{
+	char p[64], line[256];
+
+	snprintf(out, cap, "?");
+	snprintf(p, sizeof(p), "/proc/self/task/%d/status", (int)tid);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		const char *v = line + strlen(key);
+		v += strspn(v, " \t");
+		snprintf(out, cap, "%.*s", (int)strcspn(v, " \t\n"), v);
+		break;
+	}
+	fclose(f);
+}
+
+/*
+ * The size of the mapping that holds the exporter thread's stack pointer
+ * while it waits in a system call (/proc/self/task/TID/syscall gives it),
+ * in KiB; 0 if unknown.
+ */
+static long stack_mapping_kib(pid_t tid)
+{
+	char p[64], buf[512];
+	unsigned long sp = 0;
+
+	snprintf(p, sizeof(p), "/proc/self/task/%d/syscall", (int)tid);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f)) {
+		/* "nr a1 a2 a3 a4 a5 a6 sp pc" */
+		char *tok = strtok(buf, " ");
+		for (int i = 0; tok && i < 7; i++)
+			tok = strtok(NULL, " ");
+		if (tok)
+			sp = strtoul(tok, NULL, 16);
+	}
+	fclose(f);
+	f = fopen("/proc/self/maps", "r");
+	if (!f || !sp)
+		return f ? (fclose(f), 0) : 0;
+	long kib = 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		unsigned long lo, hi;
+		if (sscanf(buf, "%lx-%lx", &lo, &hi) == 2 && lo <= sp &&
+		    sp < hi) {
+			kib = (long)((hi - lo) / 1024);
+			break;
+		}
+	}
+	fclose(f);
+	return kib;
+}
+
+/*
+ * One process: a request (the exporter thread starts), then the exporter
+ * thread's blocked signals and stack, and 200 SIGUSR1 sent to the process
+ * while it makes requests: none may be handled on the exporter thread.
+ */
+static int threads_main(int argc, char **argv)
+{
+	char res[2048], comm[64], blk[64], p[320];
+
+	if (argc < 2)
+		return 2;
+	const char *outdir = argv[1];
+	int ok = requests("threads/before", 0, 1);
+	sleep_ms(300);
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(p, "r");
+		if (f && fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, "otel-export", 11))
+			exporter_tid = atoi(e->d_name);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	task_status(exporter_tid, "SigBlk:", blk, sizeof(blk));
+	long kib = exporter_tid ? stack_mapping_kib(exporter_tid) : 0;
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < 200; i++) {
+		kill(getpid(), SIGUSR1);
+		if (i % 50 == 0)
+			ok += requests("threads/during", i / 50, 1);
+	}
+	sleep_ms(300);
+	snprintf(res, sizeof(res),
+		 "exporter_tid %d\nsigblk %s\nstack_kib %ld\n"
+		 "signals %d\non_exporter %d\nrequests_ok %d\n",
+		 (int)exporter_tid, blk, kib, sig_total, sig_on_exporter, ok);
+	write_result(outdir, res);
+	return 0;
+}
+
 /* One data call on fd, as "return/errno". */
 static void touch_one(int fd, int file, int which, char *out, size_t cap)
 {
@@ -647,6 +769,8 @@ int main(int argc, char **argv)
 		return daemon_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "fdtake"))
 		return fdtake_main(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "threads"))
+		return threads_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "fdtouch"))
 		return fdtouch_main(argc - 2, argv + 2);
 	fprintf(stderr, "lifecycle: unknown command %s\n", argv[1]);

@@ -309,6 +309,43 @@ def test_exporter_socket_refuses_the_programs_calls():
         shutil.rmtree(outdir, ignore_errors=True)
 
 
+def test_exporter_thread_blocks_signals_with_a_modest_stack():
+    """The exporter thread blocks every signal (a signal sent to the
+    process never runs the program's handler on our thread) and runs on a
+    small stack."""
+    outdir = tempfile.mkdtemp(prefix="otelshim-thr-")
+    try:
+        with LoadServer() as srv, Collector() as col:
+            res = run([prog("lifecycle"), "threads", str(srv.port), outdir],
+                      col)
+            check_eq(res.returncode, 0, f"exit status ({res!r})")
+            r = read_result(outdir, timeout=1)
+            print(f"  exporter thread {r['exporter_tid']}: SigBlk "
+                  f"{r['sigblk']}, stack mapping {r['stack_kib']} KiB; "
+                  f"{r['on_exporter']} of {r['signals']} SIGUSR1 handled "
+                  f"there", flush=True)
+            check(r["exporter_tid"] != "0", f"no otel-export thread ({r})")
+            # every signal a thread can block: all but SIGKILL and SIGSTOP
+            # (the kernel's rule) and 32 and 33 (glibc's own, for thread
+            # cancellation and setxid, which it never lets anyone block)
+            blk = int(r["sigblk"], 16)
+            want = (1 << 64) - 1
+            for signo in (9, 19, 32, 33):
+                want &= ~(1 << (signo - 1))
+            check_eq(hex(blk & want), hex(want), "signals the exporter "
+                     "thread blocks")
+            kib = int(r["stack_kib"])
+            check(0 < kib <= 512, f"the exporter thread's stack mapping is "
+                  f"{kib} KiB (want a modest one, at most 512)")
+            check_eq((r["signals"], r["on_exporter"]), ("200", "0"),
+                     "SIGUSR1 handled, and on the exporter thread")
+            check_eq(r["requests_ok"], "5", "the program's requests")
+            spans = col.wait_spans(5, timeout=10)
+            check_eq(len(spans), 5, "spans")
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
 # ---- fork storm -------------------------------------------------------------
 
 def test_fork_1000_times_while_8_threads_make_spans():
@@ -380,6 +417,7 @@ TESTS = [
     test_fd_takeover_socketpair,
     test_fd_takeover_socketpair_after_close_range_syscall,
     test_exporter_socket_refuses_the_programs_calls,
+    test_exporter_thread_blocks_signals_with_a_modest_stack,
     test_fork_1000_times_while_8_threads_make_spans,
 ]
 
