@@ -672,13 +672,23 @@ static int put(char *out, size_t cap, size_t *k, const char *s, size_t n)
 	return 0;
 }
 
-static int put_line(char *out, size_t cap, size_t *k, const char *name,
-		    const char *v, size_t vl, const char *eol)
+/* "name: v" and the line end, whole or not at all (-1). */
+static inline int put_line(char *out, size_t cap, size_t *k,
+			   const char *name, const char *v, size_t vl,
+			   const char *eol)
 {
-	if (put(out, cap, k, name, strlen(name)) < 0 ||
-	    put(out, cap, k, ": ", 2) < 0 || put(out, cap, k, v, vl) < 0 ||
-	    put(out, cap, k, eol, strlen(eol)) < 0)
+	size_t nl = strlen(name), el = eol[1] ? 2 : 1;
+	size_t n = nl + 2 + vl + el;
+	char *o = out + *k;
+
+	if (n > cap - *k)
 		return -1;
+	memcpy(o, name, nl);
+	o[nl] = ':';
+	o[nl + 1] = ' ';
+	memcpy(o + nl + 2, v, vl);
+	memcpy(o + nl + 2 + vl, eol, el);
+	*k += n;
 	return 0;
 }
 
@@ -690,15 +700,30 @@ static int is_header(const char *line, size_t len, const char *name)
 }
 
 /*
+ * Whether the program's head has none of the lines rewrite_head() replaces,
+ * drops or defers to: the parser counted the trace-context ones (a line it
+ * did not count, such as "traceparent :", makes the whole head invalid);
+ * it does not look for the B3 ones.
+ */
+static int head_untouched(const struct http1_head *hd, unsigned prop)
+{
+	return !(prop & (PROPAGATE_B3 | PROPAGATE_B3MULTI)) &&
+	       hd->n_traceparent == 0 && hd->n_tracestate == 0 &&
+	       !hd->baggage.p;
+}
+
+/*
  * Write into out the request head head[0..len) minus its last `keep` bytes,
  * with our trace-context lines for ex: the first traceparent line is
  * replaced in place, later ones dropped; the others are added before the
- * final line terminator unless the program wrote its own. Returns the
- * length written, or -1 when it does not fit (the head then goes out
- * unchanged).
+ * final line terminator unless the program wrote its own. untouched is
+ * head_untouched() of the head: its lines are then copied without a look.
+ * Returns the length written, or -1 when it does not fit (the head then
+ * goes out unchanged).
  */
 static long rewrite_head(char *out, size_t cap, const char *head, size_t len,
-			 size_t keep, const struct http_exchange *ex)
+			 size_t keep, const struct http_exchange *ex,
+			 int untouched)
 {
 	unsigned prop = config_get()->propagators;
 	char tp[TRACEPARENT_LEN + 1], b3[64], hex[33];
@@ -716,8 +741,14 @@ static long rewrite_head(char *out, size_t cap, const char *head, size_t len,
 	const char *nl = (eol > head && eol[-1] == '\r') ? "\r\n" : "\n";
 	/* the request line */
 	p = eol + 1;
-	if (put(out, cap, &k, head, (size_t)(p - head)) < 0)
+	if (untouched) {
+		/* no line to replace or to look at: the head in one copy */
+		if (put(out, cap, &k, head, len - term) < 0)
+			return -1;
+		p = end - term;
+	} else if (put(out, cap, &k, head, (size_t)(p - head)) < 0) {
 		return -1;
+	}
 	while (p < end - term) {
 		const char *e = memchr(p, '\n', (size_t)(end - p)) + 1;
 		size_t ll = (size_t)(e - p);
@@ -1202,7 +1233,9 @@ static size_t head_step(struct conn *c, const struct iovec *iov, int iovcnt,
 			return taken;
 		}
 		long w = rewrite_head(h->out, sizeof(h->out), head, head_len,
-				      keep, ex);
+				      keep, ex,
+				      head_untouched(&hd,
+						     config_get()->propagators));
 		if (w < 0) {
 			/* no room: the head goes out as the program wrote it */
 			memcpy(h->out, head, head_len - keep);
