@@ -104,8 +104,9 @@ struct span_record {
 };
 
 /*
- * span_record_init() zeroes the header of a record (not the arena) so that it
- * can be filled. The setters copy their value into the arena; when the arena
+ * span_record_init() zeroes the header of a record (not the attribute slots,
+ * which are written whole as they are taken, nor the arena) so that it can
+ * be filled; nothing past n_attrs or arena_used is meaningful. The setters copy their value into the arena; when the arena
  * or the attribute table is full they count the attribute as dropped and
  * return -ENOSPC. They never fail otherwise. Keys must be static.
  */
