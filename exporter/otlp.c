@@ -31,7 +31,7 @@
 
 #define TAG(field, wt) (((uint32_t)(field) << 3) | (wt))
 
-static size_t varint_size(uint64_t v)
+static inline size_t varint_size(uint64_t v)
 {
 	size_t n = 1;
 
@@ -42,8 +42,12 @@ static size_t varint_size(uint64_t v)
 	return n;
 }
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
+	if (v < 0x80) {		/* tags and most lengths */
+		*p = (uint8_t)v;
+		return p + 1;
+	}
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
@@ -52,18 +56,89 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
-static uint8_t *put_fixed64(uint8_t *p, uint64_t v)
+/* Little-endian, as protobuf's fixed types are (x86-64 and arm64 are). */
+static inline uint8_t *put_fixed64(uint8_t *p, uint64_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+	return p + 8;
+#else
 	for (int i = 0; i < 8; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
 }
 
-static uint8_t *put_fixed32(uint8_t *p, uint32_t v)
+static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 4);
+	return p + 4;
+#else
 	for (int i = 0; i < 4; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
+}
+
+/*
+ * Copy n bytes: most strings here are short (keys, methods, addresses), so
+ * up to 32 bytes go as two overlapping blocks (exactly the bytes memcpy
+ * would copy) and only longer ones pay for the call.
+ */
+static inline void copy_bytes(uint8_t *d, const void *src, size_t n)
+{
+	const uint8_t *s = src;
+	uint64_t a, b;
+	uint32_t c, e;
+
+	if (n > 32) {
+		memcpy(d, s, n);
+	} else if (n > 16) {
+		uint8_t x[16], y[16];
+		memcpy(x, s, 16);
+		memcpy(y, s + n - 16, 16);
+		memcpy(d, x, 16);
+		memcpy(d + n - 16, y, 16);
+	} else if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&c, s, 4);
+		memcpy(&e, s + n - 4, 4);
+		memcpy(d, &c, 4);
+		memcpy(d + n - 4, &e, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
+/* Whether none of the n bytes has its high bit set (all ASCII). */
+static inline int all_ascii(const uint8_t *b, size_t n)
+{
+	uint64_t w, acc = 0;
+	uint32_t x, y;
+	size_t i = 0;
+
+	if (n < 4) {
+		for (; i < n; i++)
+			acc |= b[i];
+		return !(acc & 0x80);
+	}
+	if (n < 8) {
+		memcpy(&x, b, 4);
+		memcpy(&y, b + n - 4, 4);
+		return !((x | y) & 0x80808080u);
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, b + i, 8);
+		acc |= w;
+	}
+	memcpy(&w, b + n - 8, 8);	/* the rest, overlapping */
+	return !((acc | w) & 0x8080808080808080ull);
 }
 
 /* A length-delimited field's total size, for a payload of n bytes. */
@@ -81,7 +156,7 @@ static uint8_t *put_len(uint8_t *p, uint32_t field, size_t n)
 static uint8_t *put_bytes(uint8_t *p, uint32_t field, const void *b, size_t n)
 {
 	p = put_len(p, field, n);
-	memcpy(p, b, n);
+	copy_bytes(p, b, n);
 	return p + n;
 }
 
@@ -116,12 +191,27 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t limit)
  * collector rejects a whole request for one bad byte, so every byte of an
  * invalid sequence becomes '?' (the length stays the same).
  */
-static uint8_t *put_text(uint8_t *p, uint32_t field, const char *s, size_t n)
+static __attribute__((noinline)) uint8_t *put_utf8(uint8_t *p,
+							  const uint8_t *b,
+							  size_t n);
+
+static inline uint8_t *put_text(uint8_t *p, uint32_t field, const char *s,
+				size_t n)
 {
 	const uint8_t *b = (const uint8_t *)s;
 
 	p = put_len(p, field, n);
-	/* the usual case, ASCII: eight bytes at a time, then one copy */
+	/* the usual case, ASCII: one check and one copy */
+	if (__builtin_expect(all_ascii(b, n), 1)) {
+		copy_bytes(p, b, n);
+		return p + n;
+	}
+	return put_utf8(p, b, n);
+}
+
+/* put_text's bytes when some are not ASCII. */
+static uint8_t *put_utf8(uint8_t *p, const uint8_t *b, size_t n)
+{
 	size_t a = 0;
 	for (; a + 8 <= n; a += 8) {
 		uint64_t w;
@@ -206,25 +296,66 @@ static size_t str_len(const struct span_record *r, const struct span_attr *a,
 			    : a->len;
 }
 
-/* KeyValue payload size. */
-static size_t kv_size(const struct span_record *r, const struct span_attr *a,
-		      const struct limits *l)
+/*
+ * What the size pass learns about an attribute and the writing pass needs
+ * again: the key's length and, for a string, how many of its bytes go out
+ * (the value length limit applied). One per attribute, in order.
+ */
+struct attr_enc {
+	uint32_t kl;
+	uint32_t sl;
+	size_t kv;	/* the KeyValue's payload size */
+};
+
+/*
+ * Key lengths by key address, for one encoding: keys are static strings,
+ * and a batch names the same dozen or so in every span.
+ */
+#define KEY_CACHE 64
+
+struct key_cache {
+	const char *key;
+	size_t len;
+};
+
+static inline size_t key_len(struct key_cache *kc, const char *key)
 {
-	size_t kl = strlen(a->key);
-	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, str_len(r, a, l))
-						: value_size(a, l);
-	return len_field(1, kl) + len_field(2, vs);
+	uintptr_t x = (uintptr_t)key;
+	struct key_cache *c = &kc[(x ^ x >> 6) % KEY_CACHE];
+
+	if (c->key != key) {
+		c->key = key;
+		c->len = strlen(key);
+	}
+	return c->len;
 }
 
-static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
-		       const struct span_attr *a, const struct limits *l)
+/* KeyValue payload size; fills *e. */
+static size_t kv_size(const struct span_record *r, const struct span_attr *a,
+		      const struct limits *l, struct attr_enc *e,
+		      struct key_cache *kc)
 {
-	size_t kl = strlen(a->key);
+	size_t kl = key_len(kc, a->key);
 	size_t sl = a->type == SPAN_ATTR_STRING ? str_len(r, a, l) : 0;
 	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, sl)
 						: value_size(a, l);
 
-	p = put_len(p, 9, len_field(1, kl) + len_field(2, vs));
+	e->kl = (uint32_t)kl;
+	e->sl = (uint32_t)sl;
+	e->kv = len_field(1, kl) + len_field(2, vs);
+	return e->kv;
+}
+
+static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
+		       const struct span_attr *a, const struct limits *l,
+		       const struct attr_enc *e)
+{
+	size_t kl = e->kl;
+	size_t sl = e->sl;
+	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, sl)
+						: value_size(a, l);
+
+	p = put_len(p, 9, e->kv);
 	p = put_bytes(p, 1, a->key, kl);
 	p = put_len(p, 2, vs);
 	switch (a->type) {
@@ -280,8 +411,9 @@ static size_t status_size(const struct span_record *r)
 	return n;
 }
 
-/* Span payload size. */
-static size_t span_size(const struct span_record *r, const struct limits *l)
+/* Span payload size; fills e[0..n_attrs). */
+static size_t span_size(const struct span_record *r, const struct limits *l,
+			struct attr_enc *e, struct key_cache *kc)
 {
 	size_t n = len_field(1, 16) + len_field(2, 8);
 	size_t na = n_attrs(r, l);
@@ -296,7 +428,7 @@ static size_t span_size(const struct span_record *r, const struct limits *l)
 		n += 1 + varint_size(r->kind);
 	n += 2 * (1 + 8);
 	for (size_t i = 0; i < na; i++)
-		n += len_field(9, kv_size(r, &r->attrs[i], l));
+		n += len_field(9, kv_size(r, &r->attrs[i], l, &e[i], kc));
 	if (dropped(r, l))
 		n += 1 + varint_size(dropped(r, l));
 	if (has_link(r))
@@ -309,7 +441,8 @@ static size_t span_size(const struct span_record *r, const struct limits *l)
 }
 
 static uint8_t *put_span(uint8_t *p, const struct span_record *r,
-			 const struct limits *l, size_t size)
+			 const struct limits *l, size_t size,
+			 const struct attr_enc *e)
 {
 	size_t na = n_attrs(r, l);
 
@@ -332,7 +465,7 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	*p++ = TAG(8, WT_I64);
 	p = put_fixed64(p, r->end_ns);
 	for (size_t i = 0; i < na; i++)
-		p = put_kv(p, r, &r->attrs[i], l);
+		p = put_kv(p, r, &r->attrs[i], l, &e[i]);
 	if (dropped(r, l)) {
 		*p++ = TAG(10, WT_VARINT);
 		p = put_varint(p, dropped(r, l));
@@ -398,13 +531,19 @@ int otlp_encode(const struct resource *res,
 	struct limits l = {value_len_limit, count_limit};
 	size_t nres = res ? res->n : 0;
 	size_t *sizes = NULL;
+	struct attr_enc *enc = NULL;
+	size_t n_enc = 0;
 
 	*out = NULL;
 	*out_len = 0;
+	for (size_t i = 0; i < n; i++)
+		n_enc += n_attrs(spans[i], &l);
 	if (n) {
-		sizes = malloc(n * sizeof(*sizes));
+		/* the spans' sizes, then their attributes' attr_enc */
+		sizes = malloc(n * sizeof(*sizes) + n_enc * sizeof(*enc));
 		if (!sizes)
 			return -ENOMEM;
+		enc = (struct attr_enc *)(void *)(sizes + n);
 	}
 
 	/* Resource */
@@ -416,8 +555,12 @@ int otlp_encode(const struct resource *res,
 		       len_field(2, strlen(OTELSHIM_VERSION));
 	/* ScopeSpans */
 	size_t scope_spans = len_field(1, scope);
+	struct key_cache kc[KEY_CACHE];
+	struct attr_enc *e = enc;
+	memset(kc, 0, sizeof(kc));
 	for (size_t i = 0; i < n; i++) {
-		sizes[i] = span_size(spans[i], &l);
+		sizes[i] = span_size(spans[i], &l, e, kc);
+		e += n_attrs(spans[i], &l);
 		scope_spans += len_field(2, sizes[i]);
 	}
 	/* ResourceSpans */
@@ -439,8 +582,11 @@ int otlp_encode(const struct resource *res,
 	p = put_len(p, 1, scope);		/* .scope */
 	p = put_bytes(p, 1, SCOPE_NAME, strlen(SCOPE_NAME));
 	p = put_bytes(p, 2, OTELSHIM_VERSION, strlen(OTELSHIM_VERSION));
-	for (size_t i = 0; i < n; i++)
-		p = put_span(p, spans[i], &l, sizes[i]);
+	e = enc;
+	for (size_t i = 0; i < n; i++) {
+		p = put_span(p, spans[i], &l, sizes[i], e);
+		e += n_attrs(spans[i], &l);
+	}
 	free(sizes);
 	if ((size_t)(p - buf) != total) {
 		/* cannot happen: the two passes disagree */
