@@ -176,10 +176,26 @@ static size_t scheme_len(const char *t, size_t n)
 	return 0;
 }
 
+/* The bytes that end an authority. */
+static const unsigned char authority_stop[256] = {
+	['/'] = 1, ['?'] = 1, ['#'] = 1,
+};
+
 /* End of the authority that starts at a: the first '/', '?' or '#'. */
 static const char *authority_end(const char *a, const char *end)
 {
-	while (a < end && *a != '/' && *a != '?' && *a != '#')
+	while (end - a >= 4) {
+		if (authority_stop[(unsigned char)a[0]])
+			return a;
+		if (authority_stop[(unsigned char)a[1]])
+			return a + 1;
+		if (authority_stop[(unsigned char)a[2]])
+			return a + 2;
+		if (authority_stop[(unsigned char)a[3]])
+			return a + 3;
+		a += 4;
+	}
+	while (a < end && !authority_stop[(unsigned char)*a])
 		a++;
 	return a;
 }
@@ -303,6 +319,11 @@ int url_split_authority(const char *a, size_t len, const char **host,
 		p = he + 1;
 	} else {
 		he = h;
+		while (end - he >= 4 && regname[(unsigned char)he[0]] &&
+		       regname[(unsigned char)he[1]] &&
+		       regname[(unsigned char)he[2]] &&
+		       regname[(unsigned char)he[3]])
+			he += 4;
 		while (he < end && regname[(unsigned char)*he])
 			he++;
 		p = he;
