@@ -197,6 +197,18 @@ int exporter_init(const struct exporter_config *cfg);
 int exporter_submit(const struct span_record *r);
 
 /*
+ * exporter_submit() in place, without the copy: exporter_claim() returns a
+ * queue slot's record, initialised as by span_record_init(), for the
+ * caller to fill; or NULL when the span is dropped (counted exactly as
+ * exporter_submit() counts it; nothing is counted when the exporter is
+ * "none"). The caller must then pass it to exporter_commit(), which
+ * publishes it, and must not block in between: the exporter thread takes
+ * records in order and waits at a claimed one. Any thread; never blocks.
+ */
+struct span_record *exporter_claim(void);
+void exporter_commit(struct span_record *r);
+
+/*
  * exporter_shutdown() exports what is queued, waiting at most the configured
  * exit flush deadline, then reports dropped spans once (per the log level).
  * Later submissions are dropped and counted. Safe to call more than once.

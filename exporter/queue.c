@@ -59,13 +59,13 @@ static void copy_record(struct span_record *dst, const struct span_record *r)
 	memcpy(dst->arena, r->arena, r->arena_used);
 }
 
-int queue_push(struct queue *q, const struct span_record *r)
+struct span_record *queue_claim(struct queue *q)
 {
 	uint64_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 	uint32_t i;
 
 	if (!q->cap)
-		return -ENOSPC;
+		return NULL;
 	for (;;) {
 		i = (uint32_t)(pos % q->cap);
 		uint64_t seq = __atomic_load_n(&q->seq[i], __ATOMIC_ACQUIRE);
@@ -76,13 +76,34 @@ int queue_push(struct queue *q, const struct span_record *r)
 							__ATOMIC_RELAXED))
 				break;
 		} else if (diff < 0) {
-			return -ENOSPC;
+			return NULL;
 		} else {
 			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 		}
 	}
-	copy_record(&q->slots[i], r);
+	return &q->slots[i];
+}
+
+/*
+ * The slot's sequence number still says "free for position pos" (only its
+ * claimer moves it on), so the position comes back from it.
+ */
+void queue_commit(struct queue *q, struct span_record *r)
+{
+	uint32_t i = (uint32_t)(r - q->slots);
+	uint64_t pos = __atomic_load_n(&q->seq[i], __ATOMIC_RELAXED) / 2;
+
 	__atomic_store_n(&q->seq[i], 2 * pos + 1, __ATOMIC_RELEASE);
+}
+
+int queue_push(struct queue *q, const struct span_record *r)
+{
+	struct span_record *slot = queue_claim(q);
+
+	if (!slot)
+		return -ENOSPC;
+	copy_record(slot, r);
+	queue_commit(q, slot);
 	return 0;
 }
 

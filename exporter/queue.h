@@ -5,9 +5,10 @@
  * bounded MPMC queue).
  *
  * A producer claims a slot with one compare-and-swap, copies the used part
- * of its record and publishes it; when the ring is full it fails at once
- * (the caller counts the drop). The consumer reads published records in
- * place and releases them after encoding, so a record is copied once.
+ * of its record (or fills the slot in place) and publishes it; when the
+ * ring is full it fails at once (the caller counts the drop). The consumer
+ * reads published records in place and releases them after encoding, so a
+ * record is copied once at most.
  *
  * Memory: the records live in an anonymous mapping that is touched only as
  * slots are used; the sequence numbers are a separate small array.
@@ -36,6 +37,17 @@ void queue_reset(struct queue *q);
 
 /* Copy r in. Returns 0, or -ENOSPC when full. Any thread; never blocks. */
 int queue_push(struct queue *q, const struct span_record *r);
+
+/*
+ * queue_push() in two steps, for a record filled in place: queue_claim()
+ * takes the next slot and returns its record (as the last user left it),
+ * or NULL when full; queue_commit() publishes it. Records are consumed in
+ * order, so a claimed slot holds the consumer up at its position until it
+ * is committed: nothing that can block may come between the two, and
+ * every claim must be committed. Any thread; never blocks.
+ */
+struct span_record *queue_claim(struct queue *q);
+void queue_commit(struct queue *q, struct span_record *r);
 
 /* Records ready for the consumer (a lower bound while producers run). */
 uint32_t queue_ready(const struct queue *q);

@@ -168,77 +168,83 @@ static void add_error(struct span_record *r, const struct http_exchange *ex,
 static void finish_client(struct conn *c, struct http_exchange *ex,
 			  uint64_t end_ns, const char *error)
 {
-	struct span_record rec;
+	struct span_record *rec;
 	char url[HTTP_TARGET_MAX + HTTP_HOST_MAX + 16];
 	size_t n;
 
-	span_record_init(&rec);
-	span_fill_record(&ex->span, &rec, SPAN_KIND_CLIENT, end_ns);
-	add_method(&rec, ex);
+	/* Filled in place in the exporter's queue (nothing here blocks). */
+	rec = exporter_claim();
+	if (!rec)
+		return;
+	span_fill_record(&ex->span, rec, SPAN_KIND_CLIENT, end_ns);
+	add_method(rec, ex);
 	n = url_build_full(url, sizeof(url), "http", ex->host, ex->host_len,
 			   c->peer_authority, ex->target, ex->target_len);
-	span_record_add_str(&rec, "url.full", url, n);
-	if (!add_server_from_host(&rec, ex)) {
-		add_str0(&rec, "server.address", c->peer_addr);
-		span_record_add_int(&rec, "server.port", c->peer_port);
+	span_record_add_str(rec, "url.full", url, n);
+	if (!add_server_from_host(rec, ex)) {
+		add_str0(rec, "server.address", c->peer_addr);
+		span_record_add_int(rec, "server.port", c->peer_port);
 	}
-	add_peer(&rec, c);
-	add_version(&rec, ex->status ? ex->resp_minor : ex->minor_version);
+	add_peer(rec, c);
+	add_version(rec, ex->status ? ex->resp_minor : ex->minor_version);
 	if (ex->status)
-		span_record_add_int(&rec, "http.response.status_code",
+		span_record_add_int(rec, "http.response.status_code",
 				    ex->status);
 	/* Client spans: 4xx and 5xx are errors (SPEC.md 5.1). */
-	add_error(&rec, ex, error, 400);
-	add_str0(&rec, "otelshim.parent.rule", context_rule_name(ex->rule));
+	add_error(rec, ex, error, 400);
+	add_str0(rec, "otelshim.parent.rule", context_rule_name(ex->rule));
 	if (ex->tracestate_len)
-		span_record_set_trace_state(&rec, ex->tracestate,
+		span_record_set_trace_state(rec, ex->tracestate,
 					    ex->tracestate_len);
 	if (ex->link.valid) {
-		memcpy(rec.link_trace_id, ex->link.trace_id, 16);
-		memcpy(rec.link_span_id, ex->link.span_id, 8);
-		rec.link_flags = ex->link.trace_flags | SPAN_FLAGS_HAS_IS_REMOTE;
+		memcpy(rec->link_trace_id, ex->link.trace_id, 16);
+		memcpy(rec->link_span_id, ex->link.span_id, 8);
+		rec->link_flags =
+			ex->link.trace_flags | SPAN_FLAGS_HAS_IS_REMOTE;
 	}
-	span_finish(&ex->span, &rec);
+	exporter_commit(rec);
 }
 
 static void finish_server(struct conn *c, struct http_exchange *ex,
 			  uint64_t end_ns, const char *error)
 {
-	struct span_record rec;
+	struct span_record *rec;
 	char path[HTTP_TARGET_MAX], query[HTTP_TARGET_MAX];
 	size_t pl = 0, ql = 0;
 
 	context_serve_end(&ex->slot);
 	if (!ex->span.sampled)
 		return;
-	span_record_init(&rec);
-	span_fill_record(&ex->span, &rec, SPAN_KIND_SERVER, end_ns);
-	add_method(&rec, ex);
+	rec = exporter_claim();	/* in place, as for a client span */
+	if (!rec)
+		return;
+	span_fill_record(&ex->span, rec, SPAN_KIND_SERVER, end_ns);
+	add_method(rec, ex);
 	url_split_target(ex->target, ex->target_len, path, sizeof(path), &pl,
 			 query, sizeof(query), &ql);
-	span_record_add_str(&rec, "url.path", path, pl);
+	span_record_add_str(rec, "url.path", path, pl);
 	if (ql || memchr(ex->target, '?', ex->target_len))
-		span_record_add_str(&rec, "url.query", query, ql);
-	ADD_LIT(&rec, "url.scheme", "http");
-	add_server_from_host(&rec, ex);
-	add_str0(&rec, "client.address", c->peer_addr);
-	span_record_add_int(&rec, "client.port", c->peer_port);
-	add_peer(&rec, c);
-	add_version(&rec, ex->minor_version);
+		span_record_add_str(rec, "url.query", query, ql);
+	ADD_LIT(rec, "url.scheme", "http");
+	add_server_from_host(rec, ex);
+	add_str0(rec, "client.address", c->peer_addr);
+	span_record_add_int(rec, "client.port", c->peer_port);
+	add_peer(rec, c);
+	add_version(rec, ex->minor_version);
 	if (ex->ua_len)
-		span_record_add_str(&rec, "user_agent.original",
+		span_record_add_str(rec, "user_agent.original",
 				    ex->user_agent, ex->ua_len);
 	if (ex->status)
-		span_record_add_int(&rec, "http.response.status_code",
+		span_record_add_int(rec, "http.response.status_code",
 				    ex->status);
 	/* Server spans: only 5xx and failures are errors (SPEC.md 5.1). */
-	add_error(&rec, ex, error, 500);
+	add_error(rec, ex, error, 500);
 	if (ex->handed_off)
-		ADD_LIT(&rec, "otelshim.response", "completed_by_child");
+		ADD_LIT(rec, "otelshim.response", "completed_by_child");
 	if (ex->tracestate_len)
-		span_record_set_trace_state(&rec, ex->tracestate,
+		span_record_set_trace_state(rec, ex->tracestate,
 					    ex->tracestate_len);
-	span_finish(&ex->span, &rec);
+	exporter_commit(rec);
 }
 
 /*
