@@ -104,9 +104,10 @@ static void add_str0(struct span_record *r, const char *key, const char *s)
 static void add_method(struct span_record *r, const struct http_exchange *ex)
 {
 	if (ex->method >= 0) {
+		/* a known method is its canonical name, byte for byte */
 		const char *m = http1_method_name(ex->method);
-		add_str0(r, "http.request.method", m);
-		span_record_set_name(r, m, strlen(m));
+		span_record_add_str(r, "http.request.method", m, ex->method_len);
+		span_record_set_name(r, m, ex->method_len);
 	} else {
 		ADD_LIT(r, "http.request.method", "_OTHER");
 		span_record_add_str(r, "http.request.method_original",
