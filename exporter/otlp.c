@@ -7,9 +7,12 @@
  * resource, one scope, spans with attributes, an optional link and
  * status), every length is known from the records, and a generic packer
  * spent most of the exporter's time on reflection (about 15 000
- * instructions per span with libprotobuf-c; see scripts/bench). Two passes:
- * the sizes of every span (kept, since each length prefix comes before
- * its bytes), then the bytes, into one buffer of the exact size.
+ * instructions per span with libprotobuf-c; see scripts/bench). One pass
+ * over the spans (see otlp_encode): a length prefix comes before its
+ * bytes, so each span's payload is written after room for its length at
+ * the widest it can be, and the few that turn out narrower move back;
+ * lengths inside a span (attributes, link, status) are computed from the
+ * record before they are written.
  *
  * Field order and presence follow proto3 as protobuf-c wrote them: fields
  * in number order, scalars at their default omitted, oneof members
@@ -297,17 +300,6 @@ static size_t str_len(const struct span_record *r, const struct span_attr *a,
 }
 
 /*
- * What the size pass learns about an attribute and the writing pass needs
- * again: the key's length and, for a string, how many of its bytes go out
- * (the value length limit applied). One per attribute, in order.
- */
-struct attr_enc {
-	uint32_t kl;
-	uint32_t sl;
-	size_t kv;	/* the KeyValue's payload size */
-};
-
-/*
  * Key lengths by key address, for one encoding: keys are static strings,
  * and a batch names the same dozen or so in every span.
  */
@@ -330,32 +322,16 @@ static inline size_t key_len(struct key_cache *kc, const char *key)
 	return c->len;
 }
 
-/* KeyValue payload size; fills *e. */
-static size_t kv_size(const struct span_record *r, const struct span_attr *a,
-		      const struct limits *l, struct attr_enc *e,
-		      struct key_cache *kc)
+static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
+		       const struct span_attr *a, const struct limits *l,
+		       struct key_cache *kc)
 {
 	size_t kl = key_len(kc, a->key);
 	size_t sl = a->type == SPAN_ATTR_STRING ? str_len(r, a, l) : 0;
 	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, sl)
 						: value_size(a, l);
 
-	e->kl = (uint32_t)kl;
-	e->sl = (uint32_t)sl;
-	e->kv = len_field(1, kl) + len_field(2, vs);
-	return e->kv;
-}
-
-static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
-		       const struct span_attr *a, const struct limits *l,
-		       const struct attr_enc *e)
-{
-	size_t kl = e->kl;
-	size_t sl = e->sl;
-	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, sl)
-						: value_size(a, l);
-
-	p = put_len(p, 9, e->kv);
+	p = put_len(p, 9, len_field(1, kl) + len_field(2, vs));
 	p = put_bytes(p, 1, a->key, kl);
 	p = put_len(p, 2, vs);
 	switch (a->type) {
@@ -411,42 +387,41 @@ static size_t status_size(const struct span_record *r)
 	return n;
 }
 
-/* Span payload size; fills e[0..n_attrs). */
-static size_t span_size(const struct span_record *r, const struct limits *l,
-			struct attr_enc *e, struct key_cache *kc)
+/*
+ * At most how many bytes a span's payload takes: every varint counted at
+ * its widest (ten bytes), every string at its full length. Fixed fields:
+ * ids 28, trace state 11, parent 10, name 11, kind 11, times 18, dropped
+ * 11, link 55, status 24, flags 6 (185); an attribute: its KeyValue's tag
+ * and length 11, key field 11, value field's tag and length 11, value 11
+ * (44).
+ */
+static size_t span_bound(const struct span_record *r, const struct limits *l,
+			 struct key_cache *kc)
 {
-	size_t n = len_field(1, 16) + len_field(2, 8);
+	size_t n = 200 + r->name.len + r->trace_state.len +
+		   r->status_message.len;
 	size_t na = n_attrs(r, l);
 
-	if (r->trace_state.len)
-		n += len_field(3, r->trace_state.len);
-	if (memcmp(r->parent_span_id, zero16, 8))
-		n += len_field(4, 8);
-	if (r->name.len)
-		n += len_field(5, r->name.len);
-	if (r->kind)
-		n += 1 + varint_size(r->kind);
-	n += 2 * (1 + 8);
 	for (size_t i = 0; i < na; i++)
-		n += len_field(9, kv_size(r, &r->attrs[i], l, &e[i], kc));
-	if (dropped(r, l))
-		n += 1 + varint_size(dropped(r, l));
-	if (has_link(r))
-		n += len_field(13, link_size());
-	if (r->status != SPAN_STATUS_UNSET)
-		n += len_field(15, status_size(r));
-	if (r->flags)
-		n += 2 + 4;
+		n += 44 + key_len(kc, r->attrs[i].key) + r->attrs[i].len;
 	return n;
 }
 
+/*
+ * ScopeSpans.spans: the tag, the length, the span. The payload is written
+ * once, after room for its length at the width of bound's varint; when
+ * the length turns out narrower, the payload moves back to meet it.
+ */
 static uint8_t *put_span(uint8_t *p, const struct span_record *r,
-			 const struct limits *l, size_t size,
-			 const struct attr_enc *e)
+			 const struct limits *l, struct key_cache *kc,
+			 size_t bound)
 {
 	size_t na = n_attrs(r, l);
+	size_t room = varint_size(bound);
+	uint8_t *start = p;
+	uint8_t *body = p + 1 + room;
 
-	p = put_len(p, 2, size);	/* ScopeSpans.spans */
+	p = body;
 	p = put_bytes(p, 1, r->trace_id, 16);
 	p = put_bytes(p, 2, r->span_id, 8);
 	if (r->trace_state.len)
@@ -465,7 +440,7 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	*p++ = TAG(8, WT_I64);
 	p = put_fixed64(p, r->end_ns);
 	for (size_t i = 0; i < na; i++)
-		p = put_kv(p, r, &r->attrs[i], l, &e[i]);
+		p = put_kv(p, r, &r->attrs[i], l, kc);
 	if (dropped(r, l)) {
 		*p++ = TAG(10, WT_VARINT);
 		p = put_varint(p, dropped(r, l));
@@ -491,7 +466,13 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 		p = put_varint(p, TAG(16, WT_I32));
 		p = put_fixed32(p, r->flags);
 	}
-	return p;
+
+	size_t size = (size_t)(p - body);
+	size_t width = varint_size(size);
+	if (width < room)
+		memmove(start + 1 + width, body, size);
+	put_len(start, 2, size);
+	return start + 1 + width + size;
 }
 
 /* ---- resource and scope ------------------------------------------------------ */
@@ -523,28 +504,39 @@ static uint8_t *put_rattr(uint8_t *p, const struct resource_attr *a)
 
 #define SCOPE_NAME "otelshim"
 
+/* The request's bytes before its first span, for spans_len bytes of spans. */
+static size_t head_size(size_t resource, size_t scope, size_t spans_len)
+{
+	size_t scope_spans = len_field(1, scope) + spans_len;
+	size_t resource_spans = len_field(1, resource) +
+				len_field(2, scope_spans);
+
+	return len_field(1, resource_spans) - spans_len;
+}
+
+/*
+ * One pass over the spans: each is written as it is read, into a buffer
+ * sized by an estimate (grown when a span's bound does not fit). They
+ * start after room for the request's header, whose two outer lengths
+ * depend on the spans' total: the room assumes spans of 256 bytes on
+ * average, which gives the header's exact size for nearly every batch
+ * (the widths of those lengths change only at 16 KiB and 2 MiB). When it
+ * does not, the spans move to meet the header.
+ */
+#define SPAN_ESTIMATE 256
+
 int otlp_encode(const struct resource *res,
 		const struct span_record *const *spans, size_t n,
 		uint32_t value_len_limit, uint32_t count_limit, uint8_t **out,
 		size_t *out_len)
 {
 	struct limits l = {value_len_limit, count_limit};
+	struct key_cache kc[KEY_CACHE];
 	size_t nres = res ? res->n : 0;
-	size_t *sizes = NULL;
-	struct attr_enc *enc = NULL;
-	size_t n_enc = 0;
 
 	*out = NULL;
 	*out_len = 0;
-	for (size_t i = 0; i < n; i++)
-		n_enc += n_attrs(spans[i], &l);
-	if (n) {
-		/* the spans' sizes, then their attributes' attr_enc */
-		sizes = malloc(n * sizeof(*sizes) + n_enc * sizeof(*enc));
-		if (!sizes)
-			return -ENOMEM;
-		enc = (struct attr_enc *)(void *)(sizes + n);
-	}
+	memset(kc, 0, sizeof(kc));
 
 	/* Resource */
 	size_t resource = 0;
@@ -553,27 +545,39 @@ int otlp_encode(const struct resource *res,
 	/* InstrumentationScope */
 	size_t scope = len_field(1, strlen(SCOPE_NAME)) +
 		       len_field(2, strlen(OTELSHIM_VERSION));
-	/* ScopeSpans */
-	size_t scope_spans = len_field(1, scope);
-	struct key_cache kc[KEY_CACHE];
-	struct attr_enc *e = enc;
-	memset(kc, 0, sizeof(kc));
+
+	size_t room = head_size(resource, scope, SPAN_ESTIMATE * n);
+	size_t cap = room + 2 * SPAN_ESTIMATE * n + 2048;
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	uint8_t *p = buf + room;
 	for (size_t i = 0; i < n; i++) {
-		sizes[i] = span_size(spans[i], &l, e, kc);
-		e += n_attrs(spans[i], &l);
-		scope_spans += len_field(2, sizes[i]);
+		size_t bound = span_bound(spans[i], &l, kc);
+		size_t need = 1 + varint_size(bound) + bound;
+		size_t used = (size_t)(p - buf);
+		if (cap - used < need) {
+			size_t ncap = 2 * cap + need;
+			uint8_t *nbuf = realloc(buf, ncap);
+			if (!nbuf) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nbuf;
+			cap = ncap;
+			p = buf + used;
+		}
+		p = put_span(p, spans[i], &l, kc, bound);
 	}
-	/* ResourceSpans */
+	size_t spans_len = (size_t)(p - buf) - room;
+	size_t head = head_size(resource, scope, spans_len);
+	if (head != room)
+		memmove(buf + head, buf + room, spans_len);
+
+	size_t scope_spans = len_field(1, scope) + spans_len;
 	size_t resource_spans = len_field(1, resource) +
 				len_field(2, scope_spans);
-	size_t total = len_field(1, resource_spans);
-
-	uint8_t *buf = malloc(total);
-	if (!buf) {
-		free(sizes);
-		return -ENOMEM;
-	}
-	uint8_t *p = buf;
+	p = buf;
 	p = put_len(p, 1, resource_spans);	/* request.resource_spans */
 	p = put_len(p, 1, resource);		/* .resource */
 	for (size_t i = 0; i < nres; i++)
@@ -582,19 +586,13 @@ int otlp_encode(const struct resource *res,
 	p = put_len(p, 1, scope);		/* .scope */
 	p = put_bytes(p, 1, SCOPE_NAME, strlen(SCOPE_NAME));
 	p = put_bytes(p, 2, OTELSHIM_VERSION, strlen(OTELSHIM_VERSION));
-	e = enc;
-	for (size_t i = 0; i < n; i++) {
-		p = put_span(p, spans[i], &l, sizes[i], e);
-		e += n_attrs(spans[i], &l);
-	}
-	free(sizes);
-	if ((size_t)(p - buf) != total) {
-		/* cannot happen: the two passes disagree */
+	if (p != buf + head) {
+		/* cannot happen: the header's size was computed wrongly */
 		free(buf);
 		return -EPROTO;
 	}
 	*out = buf;
-	*out_len = total;
+	*out_len = head + spans_len;
 	return 0;
 }
 

@@ -22,8 +22,8 @@
  * characters (0 = no limit; UTF-8 sequences are not cut), attributes beyond
  * count_limit are dropped; both counted in dropped_attributes_count together
  * with the record's own dropped_attrs.
- * On success *out is a malloc'd buffer of *out_len bytes that the caller
- * frees. Returns 0 or -errno.
+ * On success *out is a malloc'd buffer (possibly larger) holding the
+ * *out_len bytes, which the caller frees. Returns 0 or -errno.
  */
 int otlp_encode(const struct resource *res,
 		const struct span_record *const *spans, size_t n,
