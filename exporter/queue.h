@@ -11,7 +11,8 @@
  * record is copied once at most.
  *
  * Memory: the records live in an anonymous mapping that is touched only as
- * slots are used; the sequence numbers are a separate small array.
+ * slots are used; the sequence numbers are a separate small mapping, zero
+ * when free for the first lap, so it too is touched only as used.
  */
 #ifndef OTELSHIM_QUEUE_H
 #define OTELSHIM_QUEUE_H
@@ -32,7 +33,8 @@ struct queue {
 /* Map a queue of cap slots. Returns 0 or -errno. */
 int queue_init(struct queue *q, uint32_t cap);
 
-/* Forget every record (the child after fork, and tests). */
+/* Forget every record (the child after fork, and tests): no other thread
+   may use the queue meanwhile. */
 void queue_reset(struct queue *q);
 
 /* Copy r in. Returns 0, or -ENOSPC when full. Any thread; never blocks. */
