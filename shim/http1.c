@@ -422,6 +422,27 @@ static void content_length(struct framing *f, const char *v, size_t len)
 	const char *it = v, *e;
 	size_t n;
 
+	/* The usual value: 1 to 18 digits (no list, cannot overflow). */
+	if (len >= 1 && len <= 18) {
+		int64_t x = 0;
+		size_t i = 0;
+		for (; i < len; i++) {
+			unsigned d = (unsigned char)v[i] - '0';
+			if (d > 9)
+				break;
+			x = x * 10 + (int64_t)d;
+		}
+		if (i == len) {
+			if (f->cl_seen && x != f->cl)
+				f->cl_bad = 1;
+			else {
+				f->cl = x;
+				f->cl_seen = 1;
+			}
+			return;
+		}
+	}
+
 	while (next_elem(&it, v + len, &e, &n)) {
 		int64_t x = 0;
 
@@ -459,6 +480,10 @@ static void transfer_encoding(struct framing *f, const char *v, size_t len)
 	size_t n;
 
 	f->te_seen = 1;
+	if (IEQ(v, len, "chunked")) {	/* the usual value, alone */
+		f->te_chunked = 1;
+		return;
+	}
 	while (next_elem(&it, v + len, &e, &n)) {
 		size_t t = (size_t)(scan(e, e + n, C_TCHAR) - e);
 
@@ -485,6 +510,16 @@ static void connection(struct http1_head *h, const char *v, size_t len)
 {
 	const char *it = v, *e;
 	size_t n;
+
+	/* The usual values, alone (the value is already trimmed). */
+	if (IEQ(v, len, "keep-alive")) {
+		h->flags |= HTTP1_CONN_KEEP_ALIVE;
+		return;
+	}
+	if (IEQ(v, len, "close")) {
+		h->flags |= HTTP1_CONN_CLOSE;
+		return;
+	}
 
 	while (next_elem(&it, v + len, &e, &n)) {
 		if (IEQ(e, n, "close"))
