@@ -412,7 +412,12 @@ void exporter_set_thread_hook(void (*hook)(void))
 	thread_hook = hook;
 }
 
-int exporter_submit(const struct span_record *r)
+/*
+ * Whether a finished span may go into the queue: 1 yes, 0 no and not
+ * counted (the "none" exporter), -ESHUTDOWN dropped and counted. Starts
+ * the thread on the first span.
+ */
+static int admit(void)
 {
 	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != STATE_RUNNING) {
 		ADD(dropped_shutdown, 1);
@@ -427,15 +432,51 @@ int exporter_submit(const struct span_record *r)
 		ADD(dropped_export, 1);
 		return -ESHUTDOWN;
 	}
-	if (queue_push(&queue, r) < 0) {
-		ADD(dropped_queue_full, 1);
-		return -ENOSPC;
-	}
+	return 1;
+}
+
+/* A record was published: count it, and wake the thread for a batch. */
+static void published(void)
+{
 	ADD(submitted, 1);
 	if (queue_size(&queue) >= cfg.max_export_batch_size &&
 	    __atomic_load_n(&worker_sleeping, __ATOMIC_SEQ_CST))
 		wake_worker();
+}
+
+int exporter_submit(const struct span_record *r)
+{
+	int a = admit();
+
+	if (a <= 0)
+		return a;
+	if (queue_push(&queue, r) < 0) {
+		ADD(dropped_queue_full, 1);
+		return -ENOSPC;
+	}
+	published();
 	return 0;
+}
+
+struct span_record *exporter_claim(void)
+{
+	struct span_record *r;
+
+	if (admit() <= 0)
+		return NULL;
+	r = queue_claim(&queue);
+	if (!r) {
+		ADD(dropped_queue_full, 1);
+		return NULL;
+	}
+	span_record_init(r);
+	return r;
+}
+
+void exporter_commit(struct span_record *r)
+{
+	queue_commit(&queue, r);
+	published();
 }
 
 void exporter_count_untraceable(void)

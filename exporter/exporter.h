@@ -104,8 +104,9 @@ struct span_record {
 };
 
 /*
- * span_record_init() zeroes the header of a record (not the arena) so that it
- * can be filled. The setters copy their value into the arena; when the arena
+ * span_record_init() zeroes the header of a record (not the attribute slots,
+ * which are written whole as they are taken, nor the arena) so that it can
+ * be filled; nothing past n_attrs or arena_used is meaningful. The setters copy their value into the arena; when the arena
  * or the attribute table is full they count the attribute as dropped and
  * return -ENOSPC. They never fail otherwise. Keys must be static.
  */
@@ -194,6 +195,18 @@ int exporter_init(const struct exporter_config *cfg);
  * blocks. Returns 0 when queued, -ENOSPC or -ESHUTDOWN when dropped.
  */
 int exporter_submit(const struct span_record *r);
+
+/*
+ * exporter_submit() in place, without the copy: exporter_claim() returns a
+ * queue slot's record, initialised as by span_record_init(), for the
+ * caller to fill; or NULL when the span is dropped (counted exactly as
+ * exporter_submit() counts it; nothing is counted when the exporter is
+ * "none"). The caller must then pass it to exporter_commit(), which
+ * publishes it, and must not block in between: the exporter thread takes
+ * records in order and waits at a claimed one. Any thread; never blocks.
+ */
+struct span_record *exporter_claim(void);
+void exporter_commit(struct span_record *r);
 
 /*
  * exporter_shutdown() exports what is queued, waiting at most the configured

@@ -7,9 +7,12 @@
  * resource, one scope, spans with attributes, an optional link and
  * status), every length is known from the records, and a generic packer
  * spent most of the exporter's time on reflection (about 15 000
- * instructions per span with libprotobuf-c; see scripts/bench). Two passes:
- * the sizes of every span (kept, since each length prefix comes before
- * its bytes), then the bytes, into one buffer of the exact size.
+ * instructions per span with libprotobuf-c; see scripts/bench). One pass
+ * over the spans (see otlp_encode): a length prefix comes before its
+ * bytes, so each span's payload is written after room for its length at
+ * the widest it can be, and the few that turn out narrower move back;
+ * lengths inside a span (attributes, link, status) are computed from the
+ * record before they are written.
  *
  * Field order and presence follow proto3 as protobuf-c wrote them: fields
  * in number order, scalars at their default omitted, oneof members
@@ -31,7 +34,7 @@
 
 #define TAG(field, wt) (((uint32_t)(field) << 3) | (wt))
 
-static size_t varint_size(uint64_t v)
+static inline size_t varint_size(uint64_t v)
 {
 	size_t n = 1;
 
@@ -42,8 +45,12 @@ static size_t varint_size(uint64_t v)
 	return n;
 }
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
+	if (v < 0x80) {		/* tags and most lengths */
+		*p = (uint8_t)v;
+		return p + 1;
+	}
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
@@ -52,18 +59,89 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
-static uint8_t *put_fixed64(uint8_t *p, uint64_t v)
+/* Little-endian, as protobuf's fixed types are (x86-64 and arm64 are). */
+static inline uint8_t *put_fixed64(uint8_t *p, uint64_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+	return p + 8;
+#else
 	for (int i = 0; i < 8; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
 }
 
-static uint8_t *put_fixed32(uint8_t *p, uint32_t v)
+static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 4);
+	return p + 4;
+#else
 	for (int i = 0; i < 4; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
+}
+
+/*
+ * Copy n bytes: most strings here are short (keys, methods, addresses), so
+ * up to 32 bytes go as two overlapping blocks (exactly the bytes memcpy
+ * would copy) and only longer ones pay for the call.
+ */
+static inline void copy_bytes(uint8_t *d, const void *src, size_t n)
+{
+	const uint8_t *s = src;
+	uint64_t a, b;
+	uint32_t c, e;
+
+	if (n > 32) {
+		memcpy(d, s, n);
+	} else if (n > 16) {
+		uint8_t x[16], y[16];
+		memcpy(x, s, 16);
+		memcpy(y, s + n - 16, 16);
+		memcpy(d, x, 16);
+		memcpy(d + n - 16, y, 16);
+	} else if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&c, s, 4);
+		memcpy(&e, s + n - 4, 4);
+		memcpy(d, &c, 4);
+		memcpy(d + n - 4, &e, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
+/* Whether none of the n bytes has its high bit set (all ASCII). */
+static inline int all_ascii(const uint8_t *b, size_t n)
+{
+	uint64_t w, acc = 0;
+	uint32_t x, y;
+	size_t i = 0;
+
+	if (n < 4) {
+		for (; i < n; i++)
+			acc |= b[i];
+		return !(acc & 0x80);
+	}
+	if (n < 8) {
+		memcpy(&x, b, 4);
+		memcpy(&y, b + n - 4, 4);
+		return !((x | y) & 0x80808080u);
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, b + i, 8);
+		acc |= w;
+	}
+	memcpy(&w, b + n - 8, 8);	/* the rest, overlapping */
+	return !((acc | w) & 0x8080808080808080ull);
 }
 
 /* A length-delimited field's total size, for a payload of n bytes. */
@@ -81,7 +159,7 @@ static uint8_t *put_len(uint8_t *p, uint32_t field, size_t n)
 static uint8_t *put_bytes(uint8_t *p, uint32_t field, const void *b, size_t n)
 {
 	p = put_len(p, field, n);
-	memcpy(p, b, n);
+	copy_bytes(p, b, n);
 	return p + n;
 }
 
@@ -116,12 +194,27 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t limit)
  * collector rejects a whole request for one bad byte, so every byte of an
  * invalid sequence becomes '?' (the length stays the same).
  */
-static uint8_t *put_text(uint8_t *p, uint32_t field, const char *s, size_t n)
+static __attribute__((noinline)) uint8_t *put_utf8(uint8_t *p,
+							  const uint8_t *b,
+							  size_t n);
+
+static inline uint8_t *put_text(uint8_t *p, uint32_t field, const char *s,
+				size_t n)
 {
 	const uint8_t *b = (const uint8_t *)s;
 
 	p = put_len(p, field, n);
-	/* the usual case, ASCII: eight bytes at a time, then one copy */
+	/* the usual case, ASCII: one check and one copy */
+	if (__builtin_expect(all_ascii(b, n), 1)) {
+		copy_bytes(p, b, n);
+		return p + n;
+	}
+	return put_utf8(p, b, n);
+}
+
+/* put_text's bytes when some are not ASCII. */
+static uint8_t *put_utf8(uint8_t *p, const uint8_t *b, size_t n)
+{
 	size_t a = 0;
 	for (; a + 8 <= n; a += 8) {
 		uint64_t w;
@@ -206,20 +299,34 @@ static size_t str_len(const struct span_record *r, const struct span_attr *a,
 			    : a->len;
 }
 
-/* KeyValue payload size. */
-static size_t kv_size(const struct span_record *r, const struct span_attr *a,
-		      const struct limits *l)
+/*
+ * Key lengths by key address, for one encoding: keys are static strings,
+ * and a batch names the same dozen or so in every span.
+ */
+#define KEY_CACHE 64
+
+struct key_cache {
+	const char *key;
+	size_t len;
+};
+
+static inline size_t key_len(struct key_cache *kc, const char *key)
 {
-	size_t kl = strlen(a->key);
-	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, str_len(r, a, l))
-						: value_size(a, l);
-	return len_field(1, kl) + len_field(2, vs);
+	uintptr_t x = (uintptr_t)key;
+	struct key_cache *c = &kc[(x ^ x >> 6) % KEY_CACHE];
+
+	if (c->key != key) {
+		c->key = key;
+		c->len = strlen(key);
+	}
+	return c->len;
 }
 
 static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
-		       const struct span_attr *a, const struct limits *l)
+		       const struct span_attr *a, const struct limits *l,
+		       struct key_cache *kc)
 {
-	size_t kl = strlen(a->key);
+	size_t kl = key_len(kc, a->key);
 	size_t sl = a->type == SPAN_ATTR_STRING ? str_len(r, a, l) : 0;
 	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, sl)
 						: value_size(a, l);
@@ -280,40 +387,41 @@ static size_t status_size(const struct span_record *r)
 	return n;
 }
 
-/* Span payload size. */
-static size_t span_size(const struct span_record *r, const struct limits *l)
+/*
+ * At most how many bytes a span's payload takes: every varint counted at
+ * its widest (ten bytes), every string at its full length. Fixed fields:
+ * ids 28, trace state 11, parent 10, name 11, kind 11, times 18, dropped
+ * 11, link 55, status 24, flags 6 (185); an attribute: its KeyValue's tag
+ * and length 11, key field 11, value field's tag and length 11, value 11
+ * (44).
+ */
+static size_t span_bound(const struct span_record *r, const struct limits *l,
+			 struct key_cache *kc)
 {
-	size_t n = len_field(1, 16) + len_field(2, 8);
+	size_t n = 200 + r->name.len + r->trace_state.len +
+		   r->status_message.len;
 	size_t na = n_attrs(r, l);
 
-	if (r->trace_state.len)
-		n += len_field(3, r->trace_state.len);
-	if (memcmp(r->parent_span_id, zero16, 8))
-		n += len_field(4, 8);
-	if (r->name.len)
-		n += len_field(5, r->name.len);
-	if (r->kind)
-		n += 1 + varint_size(r->kind);
-	n += 2 * (1 + 8);
 	for (size_t i = 0; i < na; i++)
-		n += len_field(9, kv_size(r, &r->attrs[i], l));
-	if (dropped(r, l))
-		n += 1 + varint_size(dropped(r, l));
-	if (has_link(r))
-		n += len_field(13, link_size());
-	if (r->status != SPAN_STATUS_UNSET)
-		n += len_field(15, status_size(r));
-	if (r->flags)
-		n += 2 + 4;
+		n += 44 + key_len(kc, r->attrs[i].key) + r->attrs[i].len;
 	return n;
 }
 
+/*
+ * ScopeSpans.spans: the tag, the length, the span. The payload is written
+ * once, after room for its length at the width of bound's varint; when
+ * the length turns out narrower, the payload moves back to meet it.
+ */
 static uint8_t *put_span(uint8_t *p, const struct span_record *r,
-			 const struct limits *l, size_t size)
+			 const struct limits *l, struct key_cache *kc,
+			 size_t bound)
 {
 	size_t na = n_attrs(r, l);
+	size_t room = varint_size(bound);
+	uint8_t *start = p;
+	uint8_t *body = p + 1 + room;
 
-	p = put_len(p, 2, size);	/* ScopeSpans.spans */
+	p = body;
 	p = put_bytes(p, 1, r->trace_id, 16);
 	p = put_bytes(p, 2, r->span_id, 8);
 	if (r->trace_state.len)
@@ -332,7 +440,7 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	*p++ = TAG(8, WT_I64);
 	p = put_fixed64(p, r->end_ns);
 	for (size_t i = 0; i < na; i++)
-		p = put_kv(p, r, &r->attrs[i], l);
+		p = put_kv(p, r, &r->attrs[i], l, kc);
 	if (dropped(r, l)) {
 		*p++ = TAG(10, WT_VARINT);
 		p = put_varint(p, dropped(r, l));
@@ -358,7 +466,13 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 		p = put_varint(p, TAG(16, WT_I32));
 		p = put_fixed32(p, r->flags);
 	}
-	return p;
+
+	size_t size = (size_t)(p - body);
+	size_t width = varint_size(size);
+	if (width < room)
+		memmove(start + 1 + width, body, size);
+	put_len(start, 2, size);
+	return start + 1 + width + size;
 }
 
 /* ---- resource and scope ------------------------------------------------------ */
@@ -391,36 +505,58 @@ static uint8_t *put_rattr(uint8_t *p, const struct resource_attr *a)
 #define SCOPE_NAME "otelshim"
 
 /*
- * Make *p hold at least need elements of size sz. The new block is
- * published before the old one is freed, never the other way round: a
- * process forked at any instant sees a pointer it may free (at worst the
- * child leaks the block being replaced, never frees one twice).
+ * Make b->data hold at least need bytes, keeping its first keep bytes. The
+ * new block is published before the old one is freed, never the other way
+ * round: a process forked at any instant sees a pointer it may free (at
+ * worst the child leaks the block being replaced, never frees one twice).
  */
-static int grow(void **p, size_t *cap, size_t need, size_t sz)
+static int grow(struct otlp_buf *b, size_t need, size_t keep)
 {
-	if (*cap >= need)
+	if (b->cap >= need)
 		return 0;
-	size_t c = *cap ? *cap : 16;
+	size_t c = b->cap ? b->cap : 4096;
 	while (c < need)
 		c *= 2;
-	void *n = malloc(c * sz);
+	uint8_t *n = malloc(c);
 	if (!n)
 		return -ENOMEM;
-	void *old = *p;
-	__atomic_store_n(p, n, __ATOMIC_SEQ_CST);
-	*cap = c;
+	uint8_t *old = b->data;
+	if (keep)
+		memcpy(n, old, keep);
+	__atomic_store_n(&b->data, n, __ATOMIC_SEQ_CST);
+	b->cap = c;
 	free(old);
 	return 0;
 }
 
 void otlp_buf_free(struct otlp_buf *b)
 {
-	void *d = b->data, *s = b->sizes;
+	void *d = b->data;
 
 	*b = (struct otlp_buf){0};
 	free(d);
-	free(s);
 }
+
+/* The request's bytes before its first span, for spans_len bytes of spans. */
+static size_t head_size(size_t resource, size_t scope, size_t spans_len)
+{
+	size_t scope_spans = len_field(1, scope) + spans_len;
+	size_t resource_spans = len_field(1, resource) +
+				len_field(2, scope_spans);
+
+	return len_field(1, resource_spans) - spans_len;
+}
+
+/*
+ * One pass over the spans: each is written as it is read, into a buffer
+ * sized by an estimate (grown when a span's bound does not fit). They
+ * start after room for the request's header, whose two outer lengths
+ * depend on the spans' total: the room assumes spans of 256 bytes on
+ * average, which gives the header's exact size for nearly every batch
+ * (the widths of those lengths change only at 16 KiB and 2 MiB). When it
+ * does not, the spans move to meet the header.
+ */
+#define SPAN_ESTIMATE 256
 
 int otlp_encode(const struct resource *res,
 		const struct span_record *const *spans, size_t n,
@@ -428,12 +564,11 @@ int otlp_encode(const struct resource *res,
 		struct otlp_buf *b)
 {
 	struct limits l = {value_len_limit, count_limit};
+	struct key_cache kc[KEY_CACHE];
 	size_t nres = res ? res->n : 0;
 
 	b->len = 0;
-	if (grow((void **)&b->sizes, &b->sizes_cap, n, sizeof(*b->sizes)) < 0)
-		return -ENOMEM;
-	size_t *sizes = b->sizes;
+	memset(kc, 0, sizeof(kc));
 
 	/* Resource */
 	size_t resource = 0;
@@ -442,21 +577,31 @@ int otlp_encode(const struct resource *res,
 	/* InstrumentationScope */
 	size_t scope = len_field(1, strlen(SCOPE_NAME)) +
 		       len_field(2, strlen(OTELSHIM_VERSION));
-	/* ScopeSpans */
-	size_t scope_spans = len_field(1, scope);
+
+	size_t room = head_size(resource, scope, SPAN_ESTIMATE * n);
+	if (grow(b, room + 2 * SPAN_ESTIMATE * n + 2048, 0) < 0)
+		return -ENOMEM;
+	size_t used = room;
 	for (size_t i = 0; i < n; i++) {
-		sizes[i] = span_size(spans[i], &l);
-		scope_spans += len_field(2, sizes[i]);
+		size_t bound = span_bound(spans[i], &l, kc);
+		size_t need = 1 + varint_size(bound) + bound;
+		if (b->cap - used < need && grow(b, used + need, used) < 0)
+			return -ENOMEM;
+		used = (size_t)(put_span(b->data + used, spans[i], &l, kc,
+					 bound) - b->data);
 	}
-	/* ResourceSpans */
+	size_t spans_len = used - room;
+	size_t head = head_size(resource, scope, spans_len);
+	if (head > room && grow(b, head + spans_len, used) < 0)
+		return -ENOMEM;
+	uint8_t *buf = b->data, *p;
+	if (head != room)
+		memmove(buf + head, buf + room, spans_len);
+
+	size_t scope_spans = len_field(1, scope) + spans_len;
 	size_t resource_spans = len_field(1, resource) +
 				len_field(2, scope_spans);
-	size_t total = len_field(1, resource_spans);
-
-	if (grow((void **)&b->data, &b->cap, total, 1) < 0)
-		return -ENOMEM;
-	uint8_t *buf = b->data;
-	uint8_t *p = buf;
+	p = buf;
 	p = put_len(p, 1, resource_spans);	/* request.resource_spans */
 	p = put_len(p, 1, resource);		/* .resource */
 	for (size_t i = 0; i < nres; i++)
@@ -465,11 +610,9 @@ int otlp_encode(const struct resource *res,
 	p = put_len(p, 1, scope);		/* .scope */
 	p = put_bytes(p, 1, SCOPE_NAME, strlen(SCOPE_NAME));
 	p = put_bytes(p, 2, OTELSHIM_VERSION, strlen(OTELSHIM_VERSION));
-	for (size_t i = 0; i < n; i++)
-		p = put_span(p, spans[i], &l, sizes[i]);
-	if ((size_t)(p - buf) != total)
-		return -EPROTO;	/* cannot happen: the two passes disagree */
-	b->len = total;
+	if (p != buf + head)
+		return -EPROTO;	/* cannot happen: the header's size is wrong */
+	b->len = head + spans_len;
 	return 0;
 }
 

@@ -30,8 +30,6 @@ struct otlp_buf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
-	size_t *sizes;		/* scratch: the encoded size of each span */
-	size_t sizes_cap;
 };
 
 int otlp_encode(const struct resource *res,

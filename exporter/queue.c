@@ -7,12 +7,31 @@
  * lap, when done. (Counting in steps of two keeps "published" and "free for
  * the next lap" apart even when cap is 1; with seq == pos + 1 for both, a
  * one-slot queue let a producer overwrite an unconsumed record.)
+ *
+ * The array stores seq - 2 * i, so that its initial state (seq == 2 * i,
+ * free for the first lap) is all zeros: a fresh anonymous mapping needs no
+ * initialisation, and its pages are touched only as slots are used.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "queue.h"
+
+static inline uint64_t seq_acquire(const struct queue *q, uint32_t i)
+{
+	return __atomic_load_n(&q->seq[i], __ATOMIC_ACQUIRE) + 2 * (uint64_t)i;
+}
+
+static inline uint64_t seq_relaxed(const struct queue *q, uint32_t i)
+{
+	return __atomic_load_n(&q->seq[i], __ATOMIC_RELAXED) + 2 * (uint64_t)i;
+}
+
+static inline void seq_release(struct queue *q, uint32_t i, uint64_t seq)
+{
+	__atomic_store_n(&q->seq[i], seq - 2 * (uint64_t)i, __ATOMIC_RELEASE);
+}
 
 int queue_init(struct queue *q, uint32_t cap)
 {
@@ -36,15 +55,15 @@ int queue_init(struct queue *q, uint32_t cap)
 		q->seq = NULL;
 		return -ENOMEM;
 	}
-	q->cap = cap;
-	queue_reset(q);
+	q->cap = cap;	/* the mapping is zeros: every slot free, lap 0 */
 	return 0;
 }
 
+/* No other thread uses the queue meanwhile (see queue.h). */
 void queue_reset(struct queue *q)
 {
-	for (uint32_t i = 0; i < q->cap; i++)
-		__atomic_store_n(&q->seq[i], 2 * (uint64_t)i, __ATOMIC_RELAXED);
+	if (q->cap)
+		memset(q->seq, 0, (size_t)q->cap * sizeof(uint64_t));
 	__atomic_store_n(&q->tail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&q->head, 0, __ATOMIC_RELEASE);
 }
@@ -59,16 +78,16 @@ static void copy_record(struct span_record *dst, const struct span_record *r)
 	memcpy(dst->arena, r->arena, r->arena_used);
 }
 
-int queue_push(struct queue *q, const struct span_record *r)
+struct span_record *queue_claim(struct queue *q)
 {
 	uint64_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 	uint32_t i;
 
 	if (!q->cap)
-		return -ENOSPC;
+		return NULL;
 	for (;;) {
 		i = (uint32_t)(pos % q->cap);
-		uint64_t seq = __atomic_load_n(&q->seq[i], __ATOMIC_ACQUIRE);
+		uint64_t seq = seq_acquire(q, i);
 		int64_t diff = (int64_t)(seq - 2 * pos);
 		if (diff == 0) {
 			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1,
@@ -76,13 +95,34 @@ int queue_push(struct queue *q, const struct span_record *r)
 							__ATOMIC_RELAXED))
 				break;
 		} else if (diff < 0) {
-			return -ENOSPC;
+			return NULL;
 		} else {
 			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 		}
 	}
-	copy_record(&q->slots[i], r);
-	__atomic_store_n(&q->seq[i], 2 * pos + 1, __ATOMIC_RELEASE);
+	return &q->slots[i];
+}
+
+/*
+ * The slot's sequence number still says "free for position pos" (only its
+ * claimer moves it on), so the position comes back from it.
+ */
+void queue_commit(struct queue *q, struct span_record *r)
+{
+	uint32_t i = (uint32_t)(r - q->slots);
+	uint64_t pos = seq_relaxed(q, i) / 2;
+
+	seq_release(q, i, 2 * pos + 1);
+}
+
+int queue_push(struct queue *q, const struct span_record *r)
+{
+	struct span_record *slot = queue_claim(q);
+
+	if (!slot)
+		return -ENOSPC;
+	copy_record(slot, r);
+	queue_commit(q, slot);
 	return 0;
 }
 
@@ -93,7 +133,7 @@ const struct span_record *queue_peek(const struct queue *q, uint32_t i)
 	if (i >= q->cap)	/* also a queue that was never mapped */
 		return NULL;
 	uint32_t s = (uint32_t)(pos % q->cap);
-	if (__atomic_load_n(&q->seq[s], __ATOMIC_ACQUIRE) != 2 * pos + 1)
+	if (seq_acquire(q, s) != 2 * pos + 1)
 		return NULL;
 	return &q->slots[s];
 }
@@ -113,8 +153,7 @@ void queue_release(struct queue *q, uint32_t n)
 
 	for (uint32_t k = 0; k < n; k++) {
 		uint64_t pos = head + k;
-		__atomic_store_n(&q->seq[pos % q->cap], 2 * (pos + q->cap),
-				 __ATOMIC_RELEASE);
+		seq_release(q, (uint32_t)(pos % q->cap), 2 * (pos + q->cap));
 	}
 	__atomic_store_n(&q->head, head + n, __ATOMIC_RELEASE);
 }

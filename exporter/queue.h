@@ -5,12 +5,14 @@
  * bounded MPMC queue).
  *
  * A producer claims a slot with one compare-and-swap, copies the used part
- * of its record and publishes it; when the ring is full it fails at once
- * (the caller counts the drop). The consumer reads published records in
- * place and releases them after encoding, so a record is copied once.
+ * of its record (or fills the slot in place) and publishes it; when the
+ * ring is full it fails at once (the caller counts the drop). The consumer
+ * reads published records in place and releases them after encoding, so a
+ * record is copied once at most.
  *
  * Memory: the records live in an anonymous mapping that is touched only as
- * slots are used; the sequence numbers are a separate small array.
+ * slots are used; the sequence numbers are a separate small mapping, zero
+ * when free for the first lap, so it too is touched only as used.
  */
 #ifndef OTELSHIM_QUEUE_H
 #define OTELSHIM_QUEUE_H
@@ -31,11 +33,23 @@ struct queue {
 /* Map a queue of cap slots. Returns 0 or -errno. */
 int queue_init(struct queue *q, uint32_t cap);
 
-/* Forget every record (the child after fork, and tests). */
+/* Forget every record (the child after fork, and tests): no other thread
+   may use the queue meanwhile. */
 void queue_reset(struct queue *q);
 
 /* Copy r in. Returns 0, or -ENOSPC when full. Any thread; never blocks. */
 int queue_push(struct queue *q, const struct span_record *r);
+
+/*
+ * queue_push() in two steps, for a record filled in place: queue_claim()
+ * takes the next slot and returns its record (as the last user left it),
+ * or NULL when full; queue_commit() publishes it. Records are consumed in
+ * order, so a claimed slot holds the consumer up at its position until it
+ * is committed: nothing that can block may come between the two, and
+ * every claim must be committed. Any thread; never blocks.
+ */
+struct span_record *queue_claim(struct queue *q);
+void queue_commit(struct queue *q, struct span_record *r);
 
 /* Records ready for the consumer (a lower bound while producers run). */
 uint32_t queue_ready(const struct queue *q);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -576,9 +577,44 @@ int config_parse(struct config *c, const char *(*lookup)(const char *name))
 	return p.warnings;
 }
 
+/*
+ * The environment's entries that start with "OTEL" (OTEL_*, OTELSHIM_*),
+ * in their order, gathered in one pass by config_load(): config_parse()
+ * asks for some forty names, and getenv() walks the whole environment for
+ * each. Used only while config_load() runs (the constructor).
+ */
+#define ENV_OTEL_MAX 256
+
+static const char *env_otel[ENV_OTEL_MAX];
+static int env_otel_n = -1;		/* -1: not gathered, use getenv() */
+
+static void env_gather(void)
+{
+	int n = 0;
+
+	env_otel_n = -1;
+	for (char **e = environ; e && *e; e++) {
+		const char *v = *e;
+		if (v[0] != 'O' || v[1] != 'T' || v[2] != 'E' || v[3] != 'L')
+			continue;
+		if (n == ENV_OTEL_MAX)
+			return;		/* an odd environment: getenv() */
+		env_otel[n++] = *e;
+	}
+	env_otel_n = n;
+}
+
+/* getenv(name): the first entry "name=...", from the gathered ones. */
 static const char *env_lookup(const char *name)
 {
-	return getenv(name);
+	size_t nl = strlen(name);
+
+	if (env_otel_n < 0 || strncmp(name, "OTEL", 4) != 0)
+		return getenv(name);
+	for (int i = 0; i < env_otel_n; i++)
+		if (!strncmp(env_otel[i], name, nl) && env_otel[i][nl] == '=')
+			return env_otel[i] + nl + 1;
+	return NULL;
 }
 
 void config_load(void)
@@ -597,6 +633,8 @@ void config_load(void)
 		otel_log_set_level(LOG_NONE);
 		return;
 	}
+	env_gather();
 	config_parse(&c, env_lookup);
+	env_otel_n = -1;
 	config_current = c;
 }

@@ -60,9 +60,10 @@ struct http1_head {
 	struct http1_str user_agent;
 	struct http1_str traceparent;
 	int n_traceparent;		/* >1 makes it invalid (W3C) */
-	struct http1_str tracestate[HTTP1_MAX_TRACESTATE];
 	int n_tracestate;		/* may exceed HTTP1_MAX_TRACESTATE */
 	struct http1_str baggage;
+	/* last: only the first n_tracestate (at most the maximum) are set */
+	struct http1_str tracestate[HTTP1_MAX_TRACESTATE];
 };
 
 /*

@@ -104,9 +104,10 @@ static void add_str0(struct span_record *r, const char *key, const char *s)
 static void add_method(struct span_record *r, const struct http_exchange *ex)
 {
 	if (ex->method >= 0) {
+		/* a known method is its canonical name, byte for byte */
 		const char *m = http1_method_name(ex->method);
-		add_str0(r, "http.request.method", m);
-		span_record_set_name(r, m, strlen(m));
+		span_record_add_str(r, "http.request.method", m, ex->method_len);
+		span_record_set_name(r, m, ex->method_len);
 	} else {
 		ADD_LIT(r, "http.request.method", "_OTHER");
 		span_record_add_str(r, "http.request.method_original",
@@ -168,77 +169,83 @@ static void add_error(struct span_record *r, const struct http_exchange *ex,
 static void finish_client(struct conn *c, struct http_exchange *ex,
 			  uint64_t end_ns, const char *error)
 {
-	struct span_record rec;
+	struct span_record *rec;
 	char url[HTTP_TARGET_MAX + HTTP_HOST_MAX + 16];
 	size_t n;
 
-	span_record_init(&rec);
-	span_fill_record(&ex->span, &rec, SPAN_KIND_CLIENT, end_ns);
-	add_method(&rec, ex);
+	/* Filled in place in the exporter's queue (nothing here blocks). */
+	rec = exporter_claim();
+	if (!rec)
+		return;
+	span_fill_record(&ex->span, rec, SPAN_KIND_CLIENT, end_ns);
+	add_method(rec, ex);
 	n = url_build_full(url, sizeof(url), "http", ex->host, ex->host_len,
 			   c->peer_authority, ex->target, ex->target_len);
-	span_record_add_str(&rec, "url.full", url, n);
-	if (!add_server_from_host(&rec, ex)) {
-		add_str0(&rec, "server.address", c->peer_addr);
-		span_record_add_int(&rec, "server.port", c->peer_port);
+	span_record_add_str(rec, "url.full", url, n);
+	if (!add_server_from_host(rec, ex)) {
+		add_str0(rec, "server.address", c->peer_addr);
+		span_record_add_int(rec, "server.port", c->peer_port);
 	}
-	add_peer(&rec, c);
-	add_version(&rec, ex->status ? ex->resp_minor : ex->minor_version);
+	add_peer(rec, c);
+	add_version(rec, ex->status ? ex->resp_minor : ex->minor_version);
 	if (ex->status)
-		span_record_add_int(&rec, "http.response.status_code",
+		span_record_add_int(rec, "http.response.status_code",
 				    ex->status);
 	/* Client spans: 4xx and 5xx are errors (SPEC.md 5.1). */
-	add_error(&rec, ex, error, 400);
-	add_str0(&rec, "otelshim.parent.rule", context_rule_name(ex->rule));
+	add_error(rec, ex, error, 400);
+	add_str0(rec, "otelshim.parent.rule", context_rule_name(ex->rule));
 	if (ex->tracestate_len)
-		span_record_set_trace_state(&rec, ex->tracestate,
+		span_record_set_trace_state(rec, ex->tracestate,
 					    ex->tracestate_len);
 	if (ex->link.valid) {
-		memcpy(rec.link_trace_id, ex->link.trace_id, 16);
-		memcpy(rec.link_span_id, ex->link.span_id, 8);
-		rec.link_flags = ex->link.trace_flags | SPAN_FLAGS_HAS_IS_REMOTE;
+		memcpy(rec->link_trace_id, ex->link.trace_id, 16);
+		memcpy(rec->link_span_id, ex->link.span_id, 8);
+		rec->link_flags =
+			ex->link.trace_flags | SPAN_FLAGS_HAS_IS_REMOTE;
 	}
-	span_finish(&ex->span, &rec);
+	exporter_commit(rec);
 }
 
 static void finish_server(struct conn *c, struct http_exchange *ex,
 			  uint64_t end_ns, const char *error)
 {
-	struct span_record rec;
+	struct span_record *rec;
 	char path[HTTP_TARGET_MAX], query[HTTP_TARGET_MAX];
 	size_t pl = 0, ql = 0;
 
 	context_serve_end(&ex->slot);
 	if (!ex->span.sampled)
 		return;
-	span_record_init(&rec);
-	span_fill_record(&ex->span, &rec, SPAN_KIND_SERVER, end_ns);
-	add_method(&rec, ex);
+	rec = exporter_claim();	/* in place, as for a client span */
+	if (!rec)
+		return;
+	span_fill_record(&ex->span, rec, SPAN_KIND_SERVER, end_ns);
+	add_method(rec, ex);
 	url_split_target(ex->target, ex->target_len, path, sizeof(path), &pl,
 			 query, sizeof(query), &ql);
-	span_record_add_str(&rec, "url.path", path, pl);
+	span_record_add_str(rec, "url.path", path, pl);
 	if (ql || memchr(ex->target, '?', ex->target_len))
-		span_record_add_str(&rec, "url.query", query, ql);
-	ADD_LIT(&rec, "url.scheme", "http");
-	add_server_from_host(&rec, ex);
-	add_str0(&rec, "client.address", c->peer_addr);
-	span_record_add_int(&rec, "client.port", c->peer_port);
-	add_peer(&rec, c);
-	add_version(&rec, ex->minor_version);
+		span_record_add_str(rec, "url.query", query, ql);
+	ADD_LIT(rec, "url.scheme", "http");
+	add_server_from_host(rec, ex);
+	add_str0(rec, "client.address", c->peer_addr);
+	span_record_add_int(rec, "client.port", c->peer_port);
+	add_peer(rec, c);
+	add_version(rec, ex->minor_version);
 	if (ex->ua_len)
-		span_record_add_str(&rec, "user_agent.original",
+		span_record_add_str(rec, "user_agent.original",
 				    ex->user_agent, ex->ua_len);
 	if (ex->status)
-		span_record_add_int(&rec, "http.response.status_code",
+		span_record_add_int(rec, "http.response.status_code",
 				    ex->status);
 	/* Server spans: only 5xx and failures are errors (SPEC.md 5.1). */
-	add_error(&rec, ex, error, 500);
+	add_error(rec, ex, error, 500);
 	if (ex->handed_off)
-		ADD_LIT(&rec, "otelshim.response", "completed_by_child");
+		ADD_LIT(rec, "otelshim.response", "completed_by_child");
 	if (ex->tracestate_len)
-		span_record_set_trace_state(&rec, ex->tracestate,
+		span_record_set_trace_state(rec, ex->tracestate,
 					    ex->tracestate_len);
-	span_finish(&ex->span, &rec);
+	exporter_commit(rec);
 }
 
 /*
@@ -672,13 +679,23 @@ static int put(char *out, size_t cap, size_t *k, const char *s, size_t n)
 	return 0;
 }
 
-static int put_line(char *out, size_t cap, size_t *k, const char *name,
-		    const char *v, size_t vl, const char *eol)
+/* "name: v" and the line end, whole or not at all (-1). */
+static inline int put_line(char *out, size_t cap, size_t *k,
+			   const char *name, const char *v, size_t vl,
+			   const char *eol)
 {
-	if (put(out, cap, k, name, strlen(name)) < 0 ||
-	    put(out, cap, k, ": ", 2) < 0 || put(out, cap, k, v, vl) < 0 ||
-	    put(out, cap, k, eol, strlen(eol)) < 0)
+	size_t nl = strlen(name), el = eol[1] ? 2 : 1;
+	size_t n = nl + 2 + vl + el;
+	char *o = out + *k;
+
+	if (n > cap - *k)
 		return -1;
+	memcpy(o, name, nl);
+	o[nl] = ':';
+	o[nl + 1] = ' ';
+	memcpy(o + nl + 2, v, vl);
+	memcpy(o + nl + 2 + vl, eol, el);
+	*k += n;
 	return 0;
 }
 
@@ -690,15 +707,30 @@ static int is_header(const char *line, size_t len, const char *name)
 }
 
 /*
+ * Whether the program's head has none of the lines rewrite_head() replaces,
+ * drops or defers to: the parser counted the trace-context ones (a line it
+ * did not count, such as "traceparent :", makes the whole head invalid);
+ * it does not look for the B3 ones.
+ */
+static int head_untouched(const struct http1_head *hd, unsigned prop)
+{
+	return !(prop & (PROPAGATE_B3 | PROPAGATE_B3MULTI)) &&
+	       hd->n_traceparent == 0 && hd->n_tracestate == 0 &&
+	       !hd->baggage.p;
+}
+
+/*
  * Write into out the request head head[0..len) minus its last `keep` bytes,
  * with our trace-context lines for ex: the first traceparent line is
  * replaced in place, later ones dropped; the others are added before the
- * final line terminator unless the program wrote its own. Returns the
- * length written, or -1 when it does not fit (the head then goes out
- * unchanged).
+ * final line terminator unless the program wrote its own. untouched is
+ * head_untouched() of the head: its lines are then copied without a look.
+ * Returns the length written, or -1 when it does not fit (the head then
+ * goes out unchanged).
  */
 static long rewrite_head(char *out, size_t cap, const char *head, size_t len,
-			 size_t keep, const struct http_exchange *ex)
+			 size_t keep, const struct http_exchange *ex,
+			 int untouched)
 {
 	unsigned prop = config_get()->propagators;
 	char tp[TRACEPARENT_LEN + 1], b3[64], hex[33];
@@ -716,8 +748,14 @@ static long rewrite_head(char *out, size_t cap, const char *head, size_t len,
 	const char *nl = (eol > head && eol[-1] == '\r') ? "\r\n" : "\n";
 	/* the request line */
 	p = eol + 1;
-	if (put(out, cap, &k, head, (size_t)(p - head)) < 0)
+	if (untouched) {
+		/* no line to replace or to look at: the head in one copy */
+		if (put(out, cap, &k, head, len - term) < 0)
+			return -1;
+		p = end - term;
+	} else if (put(out, cap, &k, head, (size_t)(p - head)) < 0) {
 		return -1;
+	}
 	while (p < end - term) {
 		const char *e = memchr(p, '\n', (size_t)(end - p)) + 1;
 		size_t ll = (size_t)(e - p);
@@ -1202,7 +1240,9 @@ static size_t head_step(struct conn *c, const struct iovec *iov, int iovcnt,
 			return taken;
 		}
 		long w = rewrite_head(h->out, sizeof(h->out), head, head_len,
-				      keep, ex);
+				      keep, ex,
+				      head_untouched(&hd,
+						     config_get()->propagators));
 		if (w < 0) {
 			/* no room: the head goes out as the program wrote it */
 			memcpy(h->out, head, head_len - keep);

@@ -7,37 +7,82 @@
  * trace, so being strict here is what makes a trace trustworthy.
  */
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "tracecontext.h"
 
-static int lchex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* Lowercase hex digit values plus one; 0 for every other byte. */
+static const uint8_t lchex1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
-/* n lowercase hex digits into n/2 bytes; -1 on any other character. */
-static int unhex(const char *s, size_t n, uint8_t *out)
+#ifdef __SSE2__
+/*
+ * Sixteen lowercase hex digits into eight bytes with SSE2 (part of
+ * x86-64); -1 if any of them is not one.
+ */
+static int unhex16(const char *s, uint8_t *out)
 {
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = lchex((unsigned char)s[i]);
-		int lo = lchex((unsigned char)s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+	__m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+	__m128i a = _mm_sub_epi8(x, _mm_set1_epi8('a'));
+	__m128i isd = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+	__m128i isa = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(5)), a);
+
+	if (_mm_movemask_epi8(_mm_or_si128(isd, isa)) != 0xffff)
+		return -1;
+	/* digit values; then each 16-bit lane (first digit in its low
+	   byte) becomes first << 4 | second */
+	__m128i v = _mm_or_si128(
+		_mm_and_si128(isd, d),
+		_mm_and_si128(isa, _mm_add_epi8(a, _mm_set1_epi8(10))));
+	__m128i w = _mm_and_si128(
+		_mm_or_si128(_mm_slli_epi16(v, 4), _mm_srli_epi16(v, 8)),
+		_mm_set1_epi16(0x00ff));
+	_mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(w, w));
 	return 0;
 }
+#endif
 
+/*
+ * n lowercase hex digits into n/2 bytes; -1 on any other character.
+ * Sixteen at a time where they are; the rest are all decoded, then checked
+ * once: an invalid digit decodes to a value with bits above the low four,
+ * which a valid one never has. (On -1, out holds garbage: callers use it
+ * only on success.)
+ */
+static int unhex(const char *s, size_t n, uint8_t *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned bad = 0;
+
+#ifdef __SSE2__
+	for (; n >= 16; n -= 16, u += 16, out += 8)
+		if (unhex16((const char *)u, out) < 0)
+			return -1;
+#endif
+	for (size_t i = 0; i < n; i += 2) {
+		unsigned hi = lchex1[u[i]] - 1u, lo = lchex1[u[i + 1]] - 1u;
+		bad |= hi | lo;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return bad > 15 ? -1 : 0;
+}
+
+/* Whether the n bytes (8 or 16) are all zero. */
 static int all_zero(const uint8_t *b, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return 0;
-	return 1;
+	uint64_t acc = 0, w;
+
+	for (size_t i = 0; i < n; i += 8) {
+		memcpy(&w, b + i, 8);
+		acc |= w;
+	}
+	return acc == 0;
 }
 
 static void trim(const char **v, size_t *len)
@@ -190,14 +235,44 @@ int tracecontext_parse_tracestate(const struct tracecontext_field *f, int n,
 
 /* ---- formatting ------------------------------------------------------------- */
 
+/* The two digits of every byte value, for one 2-byte copy per byte. */
+static const char hex2[2 * 256 + 1] =
+	"000102030405060708090a0b0c0d0e0f"
+	"101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f"
+	"303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f"
+	"505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f"
+	"707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f"
+	"909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+	"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+	"d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+	"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void tracecontext_hex(const uint8_t *b, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
+#ifdef __SSE2__
+	/* eight bytes at a time: nibbles interleaved, then to digits */
+	for (; n >= 8; n -= 8, b += 8, out += 16) {
+		__m128i x = _mm_loadl_epi64((const __m128i *)(const void *)b);
+		__m128i f = _mm_set1_epi8(0x0f);
+		__m128i nib = _mm_unpacklo_epi8(
+			_mm_and_si128(_mm_srli_epi16(x, 4), f),
+			_mm_and_si128(x, f));
+		__m128i letter = _mm_cmpgt_epi8(nib, _mm_set1_epi8(9));
+		__m128i digits = _mm_add_epi8(
+			_mm_add_epi8(nib, _mm_set1_epi8('0')),
+			_mm_and_si128(letter, _mm_set1_epi8('a' - '0' - 10)));
+		_mm_storeu_si128((__m128i *)(void *)out, digits);
 	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + 2 * i, hex2 + 2 * b[i], 2);
 }
 
 void tracecontext_format_traceparent(const uint8_t trace_id[16],

@@ -15,7 +15,8 @@
  * data bytes, and for some opcodes a few parameter bytes (see run()).
  *
  * Finished spans are captured as in tests/unit/test_http_conn.c: this file
- * defines exporter_submit() and exporter_count_untraceable(), so the real
+ * defines exporter_claim(), exporter_commit() (which checks the record
+ * with exporter_submit()) and exporter_count_untraceable(), so the real
  * exporter (its thread, queue, collector) is not linked.
  *
  * Besides crashes and sanitizer reports, it traps on broken contracts:
@@ -220,6 +221,23 @@ int exporter_submit(const struct span_record *r)
 		CHECK(!memchr(v, '@', l));
 	n_spans++;
 	return 0;
+}
+
+/* A claimed record comes with garbage past its header, like a reused
+   queue slot. */
+static struct span_record claimed;
+
+struct span_record *exporter_claim(void)
+{
+	memset(&claimed, 0xa5, sizeof(claimed));
+	span_record_init(&claimed);
+	return &claimed;
+}
+
+void exporter_commit(struct span_record *r)
+{
+	CHECK(r == &claimed);
+	exporter_submit(r);
 }
 
 void exporter_count_untraceable(void)

@@ -7,10 +7,12 @@
  * path of client connections, with a fake "wire" in place of the real
  * call, so that partial writes and EAGAIN can be scripted).
  *
- * How finished spans are captured: http_conn.c ends a sampled span with
- * span_finish() -> exporter_submit(), and counts a span it lost track of
- * with exporter_count_untraceable(). This file defines both functions
- * itself, recording the submitted records. The linker takes an archive
+ * How finished spans are captured: http_conn.c fills a sampled span's
+ * record in place with exporter_claim() and exporter_commit(), and counts
+ * a span it lost track of with exporter_count_untraceable(). This file
+ * defines those functions (and exporter_submit()) itself, recording the
+ * committed records; a claimed record is handed out full of garbage past
+ * its zeroed header, as a reused queue slot is. The linker takes an archive
  * member only for symbols still undefined, so exporter.o (the real batch
  * processor) is never linked into this test; if something ever pulled it
  * in, the duplicate definitions would fail the link loudly rather than
@@ -49,6 +51,21 @@ int exporter_submit(const struct span_record *r)
 	ck_assert_int_lt(n_spans, MAX_SPANS);
 	spans[n_spans++] = *r;
 	return 0;
+}
+
+static struct span_record claimed;
+
+struct span_record *exporter_claim(void)
+{
+	memset(&claimed, 0xa5, sizeof(claimed));
+	span_record_init(&claimed);
+	return &claimed;
+}
+
+void exporter_commit(struct span_record *r)
+{
+	ck_assert_ptr_eq(r, &claimed);
+	exporter_submit(r);
 }
 
 void exporter_count_untraceable(void)

@@ -61,7 +61,6 @@ encode_decode(const struct span_record *const *spans, size_t n, uint32_t len,
 	struct otlp_buf b = {0};
 
 	ck_assert_int_eq(otlp_encode(&res, spans, n, len, count, &b), 0);
-	free(b.sizes);		/* the caller frees the message alone */
 	*buf = b.data;
 	*blen = b.len;
 	Otelshim__Otlp__ExportTraceServiceRequest *req =

@@ -1,8 +1,8 @@
 /*
  * test_queue.c - the bounded span queue (exporter/queue.h): capacity and
  * the full error, FIFO order through peek/release, wrap-around, records
- * copied by value (only their used part), reset, and many producers with
- * one consumer.
+ * copied by value (only their used part) or filled in place (claim and
+ * commit), reset, and many producers with one consumer.
  *
  * Each record carries a sequence number (start_ns) and the same number
  * spelled in its name and a string attribute, so that a torn or misplaced
@@ -343,6 +343,54 @@ START_TEST(reset)
 }
 END_TEST
 
+/*
+ * Records filled in place: claimed slots are published in claim order
+ * whatever the order of the commits, a claimed slot holds the consumer up
+ * until it is committed, and a full queue gives no slot.
+ */
+START_TEST(claim_commit)
+{
+	struct queue q;
+	struct span_record *a, *b, *c;
+
+	ck_assert_int_eq(queue_init(&q, 2), 0);
+	a = queue_claim(&q);
+	b = queue_claim(&q);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_ne(a, b);
+	ck_assert_ptr_null(queue_claim(&q));	/* full: both claimed */
+	make_record(&rec, 4, 1);
+	ck_assert_int_eq(queue_push(&q, &rec), -ENOSPC);
+	make_record(b, 4, 2);
+	queue_commit(&q, b);
+	ck_assert_ptr_null(queue_peek(&q, 0));	/* a is not committed */
+	ck_assert_uint_eq(queue_ready(&q), 0);
+	make_record(a, 4, 1);
+	queue_commit(&q, a);
+	ck_assert_uint_eq(queue_ready(&q), 2);
+	check_record(queue_peek(&q, 0), 4, 1);
+	check_record(queue_peek(&q, 1), 4, 2);
+	queue_release(&q, 1);
+	/* the freed slot comes round again, after the one still queued */
+	c = queue_claim(&q);
+	ck_assert_ptr_eq(c, a);
+	make_record(c, 4, 3);
+	queue_commit(&q, c);
+	check_record(queue_peek(&q, 0), 4, 2);
+	check_record(queue_peek(&q, 1), 4, 3);
+	/* and the copying path interleaves with it */
+	queue_release(&q, 2);
+	make_record(&rec, 4, 4);
+	ck_assert_int_eq(queue_push(&q, &rec), 0);
+	c = queue_claim(&q);
+	make_record(c, 4, 5);
+	queue_commit(&q, c);
+	check_record(queue_peek(&q, 0), 4, 4);
+	check_record(queue_peek(&q, 1), 4, 5);
+}
+END_TEST
+
 /* A large queue: mapped lazily, usable to its last slot. */
 START_TEST(large_queue)
 {
@@ -392,8 +440,19 @@ static void *produce(void *arg)
 	struct span_record r;
 
 	for (uint32_t i = 0; i < PER_PRODUCER; i++) {
-		make_record(&r, p->id, i);
-		int e = queue_push(p->q, &r);
+		int e;
+		if (p->id % 2) {
+			/* odd producers fill their records in place */
+			struct span_record *slot = queue_claim(p->q);
+			e = slot ? 0 : -ENOSPC;
+			if (slot) {
+				make_record(slot, p->id, i);
+				queue_commit(p->q, slot);
+			}
+		} else {
+			make_record(&r, p->id, i);
+			e = queue_push(p->q, &r);
+		}
 		if (e == 0) {
 			p->ok[i] = 1;
 			p->accepted++;
@@ -585,6 +644,7 @@ Suite *unit_suite(void)
 	tcase_add_test(t, full_record_copied);
 	tcase_add_test(t, slot_reuse_smaller_record);
 	tcase_add_test(t, reset);
+	tcase_add_test(t, claim_commit);
 	tcase_add_test(t, large_queue);
 	suite_add_tcase(s, t);
 
