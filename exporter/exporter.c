@@ -51,6 +51,7 @@ static struct queue queue;
 static int state;
 static int thread_state;
 static void (*thread_hook)(void);
+static struct exporter_symbolizer symbolizer;
 
 /* Counters: updated with atomic adds, read by exporter_get_stats(). */
 static struct exporter_stats stats;
@@ -235,12 +236,54 @@ static void post_batch(const uint8_t *body, size_t len, uint32_t n,
 }
 
 /*
+ * The text of the records' addresses (exporter_set_symbolizer): one
+ * buffer for the batch, room for a stack's text per record with a stack,
+ * for a function name per record with only a caller. Returns the codes (a
+ * malloc'd block that also holds the text; the caller frees it), or NULL
+ * when no record has an address or memory is short (the spans then go out
+ * without code attributes).
+ */
+static struct span_code *symbolize(const struct span_record *const *batch,
+				   uint32_t n)
+{
+	size_t text = 0;
+
+	if (!symbolizer.span)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		text += batch[i]->n_frames ? EXPORTER_STACK_TEXT_MAX
+		      : batch[i]->caller   ? EXPORTER_FUNCTION_TEXT_MAX
+					   : 0;
+	if (!text)
+		return NULL;
+	struct span_code *codes = malloc(n * sizeof(*codes) + text);
+	if (!codes)
+		return NULL;
+	char *buf = (char *)(codes + n);
+	if (symbolizer.batch)
+		symbolizer.batch();
+	for (uint32_t i = 0; i < n; i++) {
+		const struct span_record *r = batch[i];
+		size_t cap = r->n_frames ? EXPORTER_STACK_TEXT_MAX
+			   : r->caller   ? EXPORTER_FUNCTION_TEXT_MAX
+					 : 0;
+		memset(&codes[i], 0, sizeof(codes[i]));
+		if (!cap)
+			continue;
+		size_t used = symbolizer.span(r, buf, cap, &codes[i]);
+		buf += used < cap ? used : cap;
+	}
+	return codes;
+}
+
+/*
  * Export up to max published records from the head of the queue. Returns
  * how many were taken.
  */
 static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 {
 	const struct span_record *batch[1024];
+	struct span_code *codes;
 	uint32_t n = 0;
 
 	if (max > sizeof(batch) / sizeof(batch[0]))
@@ -254,19 +297,23 @@ static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 	if (n == 0)
 		return 0;
 
+	codes = symbolize(batch, n);
 	if (cfg.kind == EXPORTER_CONSOLE) {
-		console_print(STDERR_FILENO, &resource, batch, n);
+		console_print(STDERR_FILENO, &resource, batch, codes, n);
 		queue_release(&queue, n);
+		free(codes);
 		ADD(exported, n);
 		return n;
 	}
 
 	uint8_t *body = NULL;
 	size_t len = 0;
-	int r = otlp_encode(&resource, batch, n, cfg.attr_value_length_limit,
-			    cfg.attr_count_limit, &body, &len);
+	int r = otlp_encode(&resource, batch, codes, n,
+			    cfg.attr_value_length_limit, cfg.attr_count_limit,
+			    &body, &len);
 	/* The records are encoded: give the slots back before the network. */
 	queue_release(&queue, n);
+	free(codes);
 	if (r < 0) {
 		note_failure("encoding error", -r, n);
 		return n;
@@ -404,6 +451,11 @@ int exporter_init(const struct exporter_config *c)
 void exporter_set_thread_hook(void (*hook)(void))
 {
 	thread_hook = hook;
+}
+
+void exporter_set_symbolizer(const struct exporter_symbolizer *s)
+{
+	symbolizer = *s;
 }
 
 int exporter_submit(const struct span_record *r)

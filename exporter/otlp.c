@@ -4,8 +4,8 @@
  *
  * Encoding is written by hand from the field numbers in SPEC.md section 4
  * (the same as proto/otlp.proto): the message has one fixed shape (one
- * resource, one scope, spans with attributes, an optional link and
- * status), every length is known from the records, and a generic packer
+ * resource, one scope, spans with attributes, an optional exception
+ * event, an optional link and status), every length is known from the records, and a generic packer
  * spent most of the exporter's time on reflection (about 15 000
  * instructions per span with libprotobuf-c; see scripts/bench). Two passes:
  * the sizes of every span (kept, since each length prefix comes before
@@ -246,6 +246,56 @@ static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
 	}
 }
 
+/*
+ * Attributes that are not in the record: a key and a string value, cut
+ * to the value length limit. A small list, the same in both passes.
+ */
+#define EXTRA_MAX 3
+
+struct extra {
+	const char *key[EXTRA_MAX];
+	const char *val[EXTRA_MAX];
+	size_t len[EXTRA_MAX];
+	size_t n;		/* kept */
+	uint32_t dropped;	/* over the count limit */
+};
+
+static void extra_add(struct extra *x, const struct limits *l, size_t room,
+		      const char *key, const char *val, size_t len)
+{
+	if (x->n >= room || x->n >= EXTRA_MAX) {
+		x->dropped++;
+		return;
+	}
+	x->key[x->n] = key;
+	x->val[x->n] = val;
+	x->len[x->n] = l->value_len ? utf8_prefix(val, len, l->value_len)
+				    : len;
+	x->n++;
+}
+
+/* A KeyValue with a string value: its payload size. */
+static size_t kv_str_size(size_t kl, size_t sl)
+{
+	return len_field(1, kl) + len_field(2, len_field(1, sl));
+}
+
+static size_t extra_size(const struct extra *x, uint32_t field, size_t i)
+{
+	return len_field(field, kv_str_size(strlen(x->key[i]), x->len[i]));
+}
+
+static uint8_t *put_extra(uint8_t *p, const struct extra *x, uint32_t field,
+			  size_t i)
+{
+	size_t kl = strlen(x->key[i]);
+
+	p = put_len(p, field, kv_str_size(kl, x->len[i]));
+	p = put_bytes(p, 1, x->key[i], kl);
+	p = put_len(p, 2, len_field(1, x->len[i]));
+	return put_text(p, 1, x->val[i], x->len[i]);
+}
+
 /* ---- spans ----------------------------------------------------------------- */
 
 static const uint8_t zero16[16];
@@ -255,10 +305,56 @@ static size_t n_attrs(const struct span_record *r, const struct limits *l)
 	return r->n_attrs < l->count ? r->n_attrs : l->count;
 }
 
-static uint32_t dropped(const struct span_record *r, const struct limits *l)
+/*
+ * The code.* attributes of a span (after its own, within the count
+ * limit), and its exception event's attributes.
+ */
+struct span_plan {
+	struct extra code;
+	struct extra event;
+	size_t event_size;	/* Span.Event payload; 0: no event */
+};
+
+static const char EVENT_NAME[] = "exception";
+
+static void plan_span(const struct span_record *r, const struct span_code *c,
+		      const struct limits *l, struct span_plan *pl)
+{
+	size_t room = l->count - n_attrs(r, l);
+
+	memset(pl, 0, sizeof(*pl));
+	if (c && c->function)
+		extra_add(&pl->code, l, room, "code.function.name",
+			  c->function, c->function_len);
+	if (c && c->stacktrace)
+		extra_add(&pl->code, l, room, "code.stacktrace", c->stacktrace,
+			  c->stacktrace_len);
+	if (!r->has_exception)
+		return;
+	if (r->exception.type.len)
+		extra_add(&pl->event, l, l->count, "exception.type",
+			  span_record_str(r, r->exception.type),
+			  r->exception.type.len);
+	if (r->exception.message.len)
+		extra_add(&pl->event, l, l->count, "exception.message",
+			  span_record_str(r, r->exception.message),
+			  r->exception.message.len);
+	if (c && c->stacktrace)
+		extra_add(&pl->event, l, l->count, "exception.stacktrace",
+			  c->stacktrace, c->stacktrace_len);
+	size_t n = 1 + 8 + len_field(2, sizeof(EVENT_NAME) - 1);
+	for (size_t i = 0; i < pl->event.n; i++)
+		n += extra_size(&pl->event, 3, i);
+	if (pl->event.dropped)
+		n += 1 + varint_size(pl->event.dropped);
+	pl->event_size = n;
+}
+
+static uint32_t dropped(const struct span_record *r, const struct limits *l,
+			const struct span_plan *pl)
 {
 	return (uint32_t)r->dropped_attrs +
-	       (uint32_t)(r->n_attrs - n_attrs(r, l));
+	       (uint32_t)(r->n_attrs - n_attrs(r, l)) + pl->code.dropped;
 }
 
 static int has_link(const struct span_record *r)
@@ -281,11 +377,14 @@ static size_t status_size(const struct span_record *r)
 }
 
 /* Span payload size. */
-static size_t span_size(const struct span_record *r, const struct limits *l)
+static size_t span_size(const struct span_record *r, const struct span_code *c,
+			const struct limits *l)
 {
+	struct span_plan pl;
 	size_t n = len_field(1, 16) + len_field(2, 8);
 	size_t na = n_attrs(r, l);
 
+	plan_span(r, c, l, &pl);
 	if (r->trace_state.len)
 		n += len_field(3, r->trace_state.len);
 	if (memcmp(r->parent_span_id, zero16, 8))
@@ -297,8 +396,14 @@ static size_t span_size(const struct span_record *r, const struct limits *l)
 	n += 2 * (1 + 8);
 	for (size_t i = 0; i < na; i++)
 		n += len_field(9, kv_size(r, &r->attrs[i], l));
-	if (dropped(r, l))
-		n += 1 + varint_size(dropped(r, l));
+	for (size_t i = 0; i < pl.code.n; i++)
+		n += extra_size(&pl.code, 9, i);
+	if (dropped(r, l, &pl))
+		n += 1 + varint_size(dropped(r, l, &pl));
+	if (pl.event_size)
+		n += len_field(11, pl.event_size);
+	if (r->dropped_events)
+		n += 1 + varint_size(r->dropped_events);
 	if (has_link(r))
 		n += len_field(13, link_size());
 	if (r->status != SPAN_STATUS_UNSET)
@@ -309,10 +414,13 @@ static size_t span_size(const struct span_record *r, const struct limits *l)
 }
 
 static uint8_t *put_span(uint8_t *p, const struct span_record *r,
-			 const struct limits *l, size_t size)
+			 const struct span_code *c, const struct limits *l,
+			 size_t size)
 {
+	struct span_plan pl;
 	size_t na = n_attrs(r, l);
 
+	plan_span(r, c, l, &pl);
 	p = put_len(p, 2, size);	/* ScopeSpans.spans */
 	p = put_bytes(p, 1, r->trace_id, 16);
 	p = put_bytes(p, 2, r->span_id, 8);
@@ -333,9 +441,27 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	p = put_fixed64(p, r->end_ns);
 	for (size_t i = 0; i < na; i++)
 		p = put_kv(p, r, &r->attrs[i], l);
-	if (dropped(r, l)) {
+	for (size_t i = 0; i < pl.code.n; i++)
+		p = put_extra(p, &pl.code, 9, i);
+	if (dropped(r, l, &pl)) {
 		*p++ = TAG(10, WT_VARINT);
-		p = put_varint(p, dropped(r, l));
+		p = put_varint(p, dropped(r, l, &pl));
+	}
+	if (pl.event_size) {
+		p = put_len(p, 11, pl.event_size);
+		*p++ = TAG(1, WT_I64);
+		p = put_fixed64(p, r->exception.time_ns);
+		p = put_bytes(p, 2, EVENT_NAME, sizeof(EVENT_NAME) - 1);
+		for (size_t i = 0; i < pl.event.n; i++)
+			p = put_extra(p, &pl.event, 3, i);
+		if (pl.event.dropped) {
+			*p++ = TAG(4, WT_VARINT);
+			p = put_varint(p, pl.event.dropped);
+		}
+	}
+	if (r->dropped_events) {
+		*p++ = TAG(12, WT_VARINT);
+		p = put_varint(p, r->dropped_events);
 	}
 	if (has_link(r)) {
 		p = put_len(p, 13, link_size());
@@ -391,7 +517,8 @@ static uint8_t *put_rattr(uint8_t *p, const struct resource_attr *a)
 #define SCOPE_NAME "otelshim"
 
 int otlp_encode(const struct resource *res,
-		const struct span_record *const *spans, size_t n,
+		const struct span_record *const *spans,
+		const struct span_code *codes, size_t n,
 		uint32_t value_len_limit, uint32_t count_limit, uint8_t **out,
 		size_t *out_len)
 {
@@ -417,7 +544,7 @@ int otlp_encode(const struct resource *res,
 	/* ScopeSpans */
 	size_t scope_spans = len_field(1, scope);
 	for (size_t i = 0; i < n; i++) {
-		sizes[i] = span_size(spans[i], &l);
+		sizes[i] = span_size(spans[i], codes ? &codes[i] : NULL, &l);
 		scope_spans += len_field(2, sizes[i]);
 	}
 	/* ResourceSpans */
@@ -440,7 +567,8 @@ int otlp_encode(const struct resource *res,
 	p = put_bytes(p, 1, SCOPE_NAME, strlen(SCOPE_NAME));
 	p = put_bytes(p, 2, OTELSHIM_VERSION, strlen(OTELSHIM_VERSION));
 	for (size_t i = 0; i < n; i++)
-		p = put_span(p, spans[i], &l, sizes[i]);
+		p = put_span(p, spans[i], codes ? &codes[i] : NULL, &l,
+			     sizes[i]);
 	free(sizes);
 	if ((size_t)(p - buf) != total) {
 		/* cannot happen: the two passes disagree */

@@ -122,7 +122,7 @@ static int encode(long spans)
 		uint8_t *out;
 		size_t len;
 		size_t n = spans - done < BATCH ? (size_t)(spans - done) : BATCH;
-		if (otlp_encode(&res, batch, n, 0, 128, &out, &len) < 0) {
+		if (otlp_encode(&res, batch, NULL, n, 0, 128, &out, &len) < 0) {
 			fprintf(stderr, "exporter_bench: encoding failed\n");
 			return 1;
 		}
