@@ -6,7 +6,8 @@
  *   constructors) and simply forward, because init_active is still 0;
  * - the constructor does only cheap work that cannot fail badly: read the
  *   configuration and register the fork handlers. Symbols are bound lazily
- *   (real.h) and the exporter thread starts on the first span;
+ *   (real.h), the exporter thread starts on the first span, and libunwind
+ *   is loaded on the first stack (stack.h);
  * - secure execution (setuid, or /etc/ld.so.preload in a privileged
  *   program): config_load() reads nothing and the shim stays inert;
  * - fork: prepare binds every symbol first (so the child never runs dlsym
@@ -26,6 +27,7 @@
 #include "init.h"
 #include "real.h"
 #include "span.h"
+#include "stack.h"
 
 /* TRACESTATE of the environment, which the context points into. */
 static char env_tracestate[TRACESTATE_MAX];
@@ -72,6 +74,9 @@ __attribute__((constructor)) static void init(void)
 	if (exporter_init(&cfg->exporter) < 0)
 		return;
 	exporter_set_thread_hook(exporter_thread_start);
+	stack_init(cfg);
+	if (cfg->stack_mode != STACK_OFF)
+		exporter_set_symbolizer(&stack_symbolizer);
 	if (cfg->env_traceparent[0]) {
 		struct span_ctx env;
 		envcarrier_parse(cfg->env_traceparent, cfg->env_tracestate,
