@@ -175,7 +175,8 @@ static void print_span(struct out *o, struct trace_view *tv, size_t k,
 		put(o, "`- ");
 	put(o, "%s  %s", span_record_str(r, r->name), kind_name(r->kind));
 	describe(o, r);
-	const struct span_code *code = tv->codes ? &tv->codes[tv->idx[k]] : NULL;
+	const struct span_code *code =
+		tv->codes ? &tv->codes[tv->idx[k]] : NULL;
 	if (code && code->function)
 		put(o, "  in %.*s", (int)code->function_len, code->function);
 	if (depth == 0 && memcmp(r->parent_span_id, "\0\0\0\0\0\0\0\0", 8)) {
@@ -187,13 +188,15 @@ static void print_span(struct out *o, struct trace_view *tv, size_t k,
 	put(o, "\n");
 	if (r->has_exception) {
 		/* under the span's name: the bar's width and the tree's */
-		put(o, "%*s", 2 + 10 + 2 + BAR_WIDTH + 2 + 10 + 2 + 3 * depth, "");
+		put(o, "%*s", 2 + 10 + 2 + BAR_WIDTH + 2 + 10 + 2 + 3 * depth,
+		    "");
 		put(o, "exception");
 		if (r->exception.type.len)
 			put(o, " %s", span_record_str(r, r->exception.type));
 		if (r->exception.message.len) {
 			/* its first line (libpq's messages have several) */
-			const char *m = span_record_str(r, r->exception.message);
+			const char *m =
+				span_record_str(r, r->exception.message);
 			put(o, "%s %.*s", r->exception.type.len ? ":" : "",
 			    (int)strcspn(m, "\r\n"), m);
 		}

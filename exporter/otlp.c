@@ -5,8 +5,9 @@
  * Encoding is written by hand from the field numbers in SPEC.md section 4
  * (the same as proto/otlp.proto): the message has one fixed shape (one
  * resource, one scope, spans with attributes, an optional exception
- * event, an optional link and status), every length is known from the records, and a generic packer
- * spent most of the exporter's time on reflection (about 15 000
+ * event, an optional link and status), every length is known from the
+ * records, and a generic packer spent most of the exporter's time on
+ * reflection (about 15 000
  * instructions per span with libprotobuf-c; see scripts/bench). Two passes:
  * the sizes of every span (kept, since each length prefix comes before
  * its bytes), then the bytes, into one buffer of the exact size.

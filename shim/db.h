@@ -58,10 +58,10 @@ struct db_op {
 	struct span_ctx link;
 	uint8_t rule;			/* enum context_rule */
 	uint8_t active;			/* db_begin() started a span */
-	uint8_t split;			/* ends in a later call (DB_SPLIT) */
+	uint8_t split;			/* ends in a later call */
 	const char *operation;		/* db.operation.name (API-level), or NULL */
-	const void *caller;		/* return address of the program's call */
-	struct stack stack;		/* split: taken at the start (stack.h) */
+	const void *caller;		/* the program's call's return address */
+	struct stack stack;		/* split: taken at the start */
 	struct db_query q;
 };
 

@@ -146,7 +146,7 @@ static int unw_load(void)
 	unw_addr_space_t *as = dlsym(h, NAME(unw_local_addr_space));
 	if (!unw.backtrace || !unw.getcontext || !unw.init_local ||
 	    !unw.set_reg || !unw.get_proc_name)
-		return -1;	/* (the handle stays: dlclose is not worth it) */
+		return -1;	/* (the handle stays: not worth a dlclose) */
 	/* Per-thread caches: no lock shared between threads (a lock held
 	   by another thread at fork would hang the child's first capture). */
 	if (policy && as)
@@ -282,8 +282,9 @@ void stack_fd_adopt(int fds[2])
 
 int stack_fd_owned(int fd)
 {
-	return fd >= 0 && (__atomic_load_n(&unw_fds[0], __ATOMIC_ACQUIRE) == fd ||
-			   __atomic_load_n(&unw_fds[1], __ATOMIC_ACQUIRE) == fd);
+	return fd >= 0 &&
+	       (__atomic_load_n(&unw_fds[0], __ATOMIC_ACQUIRE) == fd ||
+		__atomic_load_n(&unw_fds[1], __ATOMIC_ACQUIRE) == fd);
 }
 
 void stack_fd_forget(int fd)
@@ -309,7 +310,7 @@ void stack_fds(int out[2])
 	out[1] = __atomic_load_n(&unw_fds[1], __ATOMIC_ACQUIRE);
 }
 
-/* ---- pure parts ------------------------------------------------------------ */
+/* ---- pure parts ---------------------------------------------------------- */
 
 static int has_prefix(const char *s, const char *p)
 {
@@ -410,7 +411,7 @@ size_t stack_format_frame(char *buf, size_t cap, unsigned n, uint64_t ip,
 	return l.len;
 }
 
-/* ---- symbols, on the exporter thread --------------------------------------- */
+/* ---- symbols, on the exporter thread ------------------------------------- */
 
 #define SYM_CACHE 1024		/* addresses remembered */
 #define SYM_NAME_MAX 128	/* longer names are cut */
@@ -643,9 +644,10 @@ static size_t sym_span(const struct span_record *r, char *buf, size_t cap,
 		if (!out->function && e->named &&
 		    kind_of(ip, e) == STACK_MODULE_APP)
 			put_function(fn, fn_room, e->name, out);
-		size_t ll = stack_format_frame(
-			line, sizeof(line), i - top, ip, e->named ? e->name : NULL,
-			e->off, m ? m->path : NULL, m ? ip - m->bias : 0);
+		size_t ll = stack_format_frame(line, sizeof(line), i - top,
+					       ip, e->named ? e->name : NULL,
+					       e->off, m ? m->path : NULL,
+					       m ? ip - m->bias : 0);
 		/* whole lines only, with room kept for the last note */
 		if (len + (len ? 1 : 0) + ll + 40 > room) {
 			int k = snprintf(text + len, room - len,

@@ -128,7 +128,7 @@ void stack_fds(int out[2]);
 /* ---- pure parts, for the unit tests ------------------------------------- */
 
 enum stack_module_kind {
-	STACK_MODULE_APP = 0,	/* the program, or any library of its own */
+	STACK_MODULE_APP = 0,	/* the program, or a library of its own */
 	STACK_MODULE_LIBC,	/* libc, the dynamic loader, libpthread */
 	STACK_MODULE_DB,	/* libpq, libmysqlclient, libmariadb */
 	STACK_MODULE_SELF,	/* otelshim */
