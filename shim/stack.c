@@ -7,8 +7,10 @@
  * - loading it takes ~0.1 ms: one thread loads, the others skip their
  *   capture meanwhile rather than wait;
  * - libunwind's pipe (memory validation): moved high and protected, see
- *   stack_fd_adopt(); if the program takes its number over anyway, no
- *   more captures (libunwind would read and write the program's file);
+ *   stack_fd_adopt(); if the program takes its number over anyway (dup2,
+ *   or the raw close_range system call and a new file; checked before
+ *   each capture, two fstat calls), no more captures: libunwind would
+ *   read and write the program's file;
  * - a stripped object: dladdr knows only exported symbols (with their
  *   sizes); libunwind's symbol-table lookup then returns the nearest
  *   exported function before the address, which is not the function: a
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef OTELSHIM_HAVE_LIBUNWIND
@@ -198,6 +201,8 @@ static int unw_ready(void)
 /* The shim's frames above the program's, at most (recv hook to capture). */
 #define SELF_MAX 16
 
+static int pipe_intact(void);
+
 unsigned stack_capture(uint64_t *out, unsigned max)
 {
 #ifdef OTELSHIM_HAVE_LIBUNWIND
@@ -211,7 +216,7 @@ unsigned stack_capture(uint64_t *out, unsigned max)
 	/* libunwind's own calls (read, close, pipe2 on its pipe) must pass
 	   our hooks untouched */
 	guard_enter();
-	if (!unw_ready()) {
+	if (!unw_ready() || !pipe_intact()) {
 		guard_leave();
 		errno = saved_errno;
 		return 0;
@@ -245,14 +250,34 @@ void stack_keep(struct span_record *r, const struct stack *start)
 
 /* ---- libunwind's pipe ---------------------------------------------------- */
 
+/*
+ * The pipe's two numbers and what they were (device and inode, as fstat
+ * gives them): a program can close them behind our back with the raw
+ * close_range system call and reuse the numbers, and then they are its
+ * own, for close() and for libunwind alike.
+ */
 static int unw_fds[2] = {-1, -1};
+static uint64_t unw_fd_id[2][2];
 
 int stack_in_unwind(void)
 {
 	return shim_tls.in_unwind != 0;
 }
 
-/* A high number, as the exporter's socket has (exporter/otlp_http.c). */
+static int same_file(int fd, const uint64_t id[2])
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (uint64_t)st.st_dev == id[0] &&
+	       (uint64_t)st.st_ino == id[1];
+}
+
+/*
+ * A high number, away from the program's low ones like the exporter's
+ * socket (exporter/otlp_http.c), and above where the exporter puts it: a
+ * program that opens descriptors up to the exporter's number (the
+ * reliability tests do) meets ours after it, if ever.
+ */
 static int move_high(int fd)
 {
 	struct rlimit rl;
@@ -260,6 +285,7 @@ static int move_high(int fd)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		base = rl.rlim_cur >= 2048 ? 1024 : (long)rl.rlim_cur / 2;
+	base += 64;
 	if (fd >= base)
 		return fd;
 	int n = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
@@ -274,7 +300,12 @@ void stack_fd_adopt(int fds[2])
 	int saved_errno = errno;
 
 	for (int i = 0; i < 2; i++) {
+		struct stat st;
 		fds[i] = move_high(fds[i]);
+		if (fstat(fds[i], &st) == 0) {
+			unw_fd_id[i][0] = (uint64_t)st.st_dev;
+			unw_fd_id[i][1] = (uint64_t)st.st_ino;
+		}
 		__atomic_store_n(&unw_fds[i], fds[i], __ATOMIC_RELEASE);
 	}
 	errno = saved_errno;
@@ -282,9 +313,10 @@ void stack_fd_adopt(int fds[2])
 
 int stack_fd_owned(int fd)
 {
-	return fd >= 0 &&
-	       (__atomic_load_n(&unw_fds[0], __ATOMIC_ACQUIRE) == fd ||
-		__atomic_load_n(&unw_fds[1], __ATOMIC_ACQUIRE) == fd);
+	for (int i = 0; i < 2; i++)
+		if (fd >= 0 && __atomic_load_n(&unw_fds[i], __ATOMIC_ACQUIRE) == fd)
+			return same_file(fd, unw_fd_id[i]);
+	return 0;
 }
 
 void stack_fd_forget(int fd)
@@ -310,6 +342,25 @@ void stack_fds(int out[2])
 	out[1] = __atomic_load_n(&unw_fds[1], __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Before libunwind runs: its pipe is still its own, or closed (libunwind
+ * then makes a new one). A number that now holds a file of the program's
+ * would be read from and written to: no more stacks then.
+ */
+static int pipe_intact(void)
+{
+	for (int i = 0; i < 2; i++) {
+		int fd = __atomic_load_n(&unw_fds[i], __ATOMIC_ACQUIRE);
+		if (fd < 0 || same_file(fd, unw_fd_id[i]))
+			continue;
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			continue;	/* closed: libunwind reopens */
+		__atomic_store_n(&unw_fd_lost, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return 1;
+}
+
 /* ---- pure parts ---------------------------------------------------------- */
 
 static int has_prefix(const char *s, const char *p)
@@ -326,6 +377,13 @@ enum stack_module_kind stack_module_kind(const char *path)
 	    has_prefix(b, "ld-linux") || has_prefix(b, "ld-2.") ||
 	    has_prefix(b, "ld.so") || has_prefix(b, "libpthread.so") ||
 	    has_prefix(b, "libpthread-") || has_prefix(b, "libdl.so"))
+		return STACK_MODULE_LIBC;
+	/* the sanitizers' runtimes interpose libc's functions, as we do:
+	   their frames above ours are not the program's either */
+	if (has_prefix(b, "libasan.so") || has_prefix(b, "libubsan.so") ||
+	    has_prefix(b, "libtsan.so") || has_prefix(b, "liblsan.so") ||
+	    has_prefix(b, "libhwasan.so") ||
+	    has_prefix(b, "libclang_rt.asan"))
 		return STACK_MODULE_LIBC;
 	if (has_prefix(b, "libpq.so") || has_prefix(b, "libmysqlclient.so") ||
 	    has_prefix(b, "libmariadb.so") ||

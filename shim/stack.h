@@ -31,9 +31,11 @@
  *
  * libunwind 1.6 validates the memory it reads through a pipe it opens in
  * the process. Created under our guard, that pipe goes to a high
- * descriptor number, like the exporter's socket, and is kept out of the
- * program's reach (close, close_range, closefrom; a dup2 onto it stops
- * stacks for good): see stack_fd_adopt().
+ * descriptor number, above the exporter's socket, and is kept out of the
+ * program's reach (close, close_range, closefrom); if the program takes a
+ * number over all the same (dup2, or the raw close_range system call and
+ * a new file, seen before each capture), stacks stop for good: see
+ * stack_fd_adopt().
  *
  * Threading: capture on any thread, under the guard; the symbolizer on the
  * exporter thread only. No locks of ours; libunwind's first capture on a
@@ -129,7 +131,9 @@ void stack_fds(int out[2]);
 
 enum stack_module_kind {
 	STACK_MODULE_APP = 0,	/* the program, or a library of its own */
-	STACK_MODULE_LIBC,	/* libc, the dynamic loader, libpthread */
+	STACK_MODULE_LIBC,	/* libc, the dynamic loader, libpthread, and
+				   the sanitizers' runtimes (which interpose
+				   libc's functions) */
 	STACK_MODULE_DB,	/* libpq, libmysqlclient, libmariadb */
 	STACK_MODULE_SELF,	/* otelshim */
 };

@@ -56,6 +56,8 @@ static const struct {
 	{"/lib64/ld-linux-x86-64.so.2", STACK_MODULE_LIBC},
 	{"/lib/x86_64-linux-gnu/libpthread.so.0", STACK_MODULE_LIBC},
 	{"/usr/lib/libc-2.31.so", STACK_MODULE_LIBC},
+	{"/usr/lib/x86_64-linux-gnu/libasan.so.8", STACK_MODULE_LIBC},
+	{"/usr/lib/x86_64-linux-gnu/libubsan.so.1", STACK_MODULE_LIBC},
 	{"/usr/lib/x86_64-linux-gnu/libpq.so.5", STACK_MODULE_DB},
 	{"/usr/lib/x86_64-linux-gnu/libmariadb.so.3", STACK_MODULE_DB},
 	{"/usr/lib/x86_64-linux-gnu/libmysqlclient.so.21", STACK_MODULE_DB},
