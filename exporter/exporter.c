@@ -236,6 +236,21 @@ static void post_batch(const uint8_t *body, size_t len, uint32_t n,
 }
 
 /*
+ * The batch being exported: its text and its body stay reachable from
+ * here while in use, from their allocation to their release. A process
+ * that exits while its exporter is in the middle of a batch (the exit
+ * flush has a deadline), or a child forked meanwhile (which has no
+ * exporter thread to release them), then still holds them, and a leak
+ * checker does not call them lost (valgrind does not count the stack of a
+ * thread that is gone as a root).
+ */
+static struct span_code *volatile inflight_codes;
+static uint8_t *inflight_body;
+/* A forked child's: those of the parent's batch in flight at the fork
+   (and its parent's, up to a few generations). Never used, never freed. */
+static void *volatile inherited[8];
+
+/*
  * The text of the records' addresses (exporter_set_symbolizer): one
  * buffer for the batch, room for a stack's text per record with a stack,
  * for a function name per record with only a caller. Returns the codes (a
@@ -257,6 +272,7 @@ static struct span_code *symbolize(const struct span_record *const *batch,
 	if (!text)
 		return NULL;
 	struct span_code *codes = malloc(n * sizeof(*codes) + text);
+	inflight_codes = codes;
 	if (!codes)
 		return NULL;
 	char *buf = (char *)(codes + n);
@@ -301,24 +317,27 @@ static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 	if (cfg.kind == EXPORTER_CONSOLE) {
 		console_print(STDERR_FILENO, &resource, batch, codes, n);
 		queue_release(&queue, n);
+		inflight_codes = NULL;
 		free(codes);
 		ADD(exported, n);
 		return n;
 	}
 
-	uint8_t *body = NULL;
 	size_t len = 0;
 	int r = otlp_encode(&resource, batch, codes, n,
 			    cfg.attr_value_length_limit, cfg.attr_count_limit,
-			    &body, &len);
+			    &inflight_body, &len);
+	uint8_t *body = inflight_body;
 	/* The records are encoded: give the slots back before the network. */
 	queue_release(&queue, n);
+	inflight_codes = NULL;
 	free(codes);
 	if (r < 0) {
 		note_failure("encoding error", -r, n);
 		return n;
 	}
 	post_batch(body, len, n, deadline_ns);
+	inflight_body = NULL;
 	free(body);
 	return n;
 }
@@ -611,6 +630,16 @@ void exporter_atfork_parent(void)
 {
 }
 
+static void keep_inherited(void *p)
+{
+	for (size_t i = 0; p && i < sizeof(inherited) / sizeof(inherited[0]);
+	     i++)
+		if (!inherited[i]) {
+			inherited[i] = p;
+			return;
+		}
+}
+
 void exporter_atfork_child(void)
 {
 	/*
@@ -626,6 +655,12 @@ void exporter_atfork_child(void)
 		otlp_http_forget(&http);
 	if (queue.cap)
 		queue_reset(&queue);
+	/* the parent's batch in flight stays reachable here: our own
+	   exporter thread will reuse the variables */
+	keep_inherited((void *)inflight_codes);
+	keep_inherited(inflight_body);
+	inflight_codes = NULL;
+	inflight_body = NULL;
 	memset(&stats, 0, sizeof(stats));
 	wake_seq = 0;
 	worker_sleeping = 0;

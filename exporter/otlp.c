@@ -525,11 +525,12 @@ int otlp_encode(const struct resource *res,
 {
 	struct limits l = {value_len_limit, count_limit};
 	size_t nres = res ? res->n : 0;
-	size_t *sizes = NULL;
+	size_t local[1024];	/* the exporter's batches: no allocation */
+	size_t *sizes = local;
 
 	*out = NULL;
 	*out_len = 0;
-	if (n) {
+	if (n > sizeof(local) / sizeof(local[0])) {
 		sizes = malloc(n * sizeof(*sizes));
 		if (!sizes)
 			return -ENOMEM;
@@ -553,11 +554,14 @@ int otlp_encode(const struct resource *res,
 				len_field(2, scope_spans);
 	size_t total = len_field(1, resource_spans);
 
+	/* *out holds the buffer from the start (see otlp.h) */
 	uint8_t *buf = malloc(total);
 	if (!buf) {
-		free(sizes);
+		if (sizes != local)
+			free(sizes);
 		return -ENOMEM;
 	}
+	*out = buf;
 	uint8_t *p = buf;
 	p = put_len(p, 1, resource_spans);	/* request.resource_spans */
 	p = put_len(p, 1, resource);		/* .resource */
@@ -570,13 +574,14 @@ int otlp_encode(const struct resource *res,
 	for (size_t i = 0; i < n; i++)
 		p = put_span(p, spans[i], codes ? &codes[i] : NULL, &l,
 			     sizes[i]);
-	free(sizes);
+	if (sizes != local)
+		free(sizes);
 	if ((size_t)(p - buf) != total) {
 		/* cannot happen: the two passes disagree */
+		*out = NULL;
 		free(buf);
 		return -EPROTO;
 	}
-	*out = buf;
 	*out_len = total;
 	return 0;
 }

@@ -28,7 +28,9 @@
  * (the exception event's attributes have the same limits, counted in the
  * event's own count).
  * On success *out is a malloc'd buffer of *out_len bytes that the caller
- * frees. Returns 0 or -errno.
+ * frees. Returns 0 or -errno. *out points to the buffer from the moment it
+ * exists (a caller that passes a variable of its state keeps it reachable
+ * while the encoding runs); on failure it is NULL.
  */
 int otlp_encode(const struct resource *res,
 		const struct span_record *const *spans,

@@ -22,7 +22,9 @@
  * - cost: each address is looked up once (a cache of SYM_CACHE entries),
  *   and at most SLOW_LOOKUPS symbol-table searches (libunwind reads
  *   /proc/self/maps and maps the object's file) run per batch; beyond,
- *   frames keep their module and offset and get their names later.
+ *   frames keep their module and offset and get their names later. An
+ *   object in which a search found nothing (stripped) is not searched
+ *   again.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef OTELSHIM_HAVE_LIBUNWIND
@@ -194,6 +197,30 @@ static int unw_ready(void)
 			 OTELSHIM_LIBUNWIND_SONAME);
 	errno = saved_errno;
 	return ok;
+}
+
+void stack_atfork_prepare(void)
+{
+	/* A child forked in the middle of a dlopen gets a half-loaded
+	   library list, which glibc does not repair: wait for ours (well
+	   under a millisecond, once in a process's life), never for ever. */
+	struct timespec now, end;
+
+	if (__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) != UNW_LOADING)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_nsec += 200000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	do {
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) == UNW_LOADING &&
+		 (now.tv_sec < end.tv_sec ||
+		  (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
 }
 
 /* ---- capture ------------------------------------------------------------- */
@@ -481,6 +508,7 @@ struct module {
 	const void *map;	/* its struct link_map: the identity */
 	uintptr_t bias;		/* l_addr: file offsets for addr2line */
 	uint8_t kind;		/* enum stack_module_kind */
+	uint8_t no_symtab;	/* a search found nothing: stripped */
 	char path[MOD_PATH_MAX];
 };
 
@@ -545,6 +573,7 @@ static int module_of(const struct link_map *lm)
 	}
 	m->map = lm;
 	m->bias = lm->l_addr;
+	m->no_symtab = 0;
 	snprintf(m->path, sizeof(m->path), "%s", path);
 	m->kind = (uint8_t)stack_module_kind(m->path);
 	return (int)n_modules++;
@@ -557,8 +586,12 @@ static void set_name(struct sym *e, const char *name, uint64_t off)
 	e->named = 1;
 }
 
-/* The symbol-table name of ip (static functions too), through libunwind. */
-static void unw_name(struct sym *e)
+/*
+ * The symbol-table name of ip (static functions too), through libunwind.
+ * Returns 1 when named, 0 when the object has no name for it (stripped),
+ * -1 when libunwind is not there to ask.
+ */
+static int unw_name(struct sym *e)
 {
 #ifdef OTELSHIM_HAVE_LIBUNWIND
 	unw_context_t uc;
@@ -568,7 +601,7 @@ static void unw_name(struct sym *e)
 	uint64_t ip = e->ip;
 
 	if (!unw_ready())
-		return;
+		return -1;
 	shim_tls.in_unwind++;
 	/* A cursor placed at ip: libunwind looks up ip - 1 (a return
 	   address) and gives the offset of ip. */
@@ -578,10 +611,10 @@ static void unw_name(struct sym *e)
 		r = unw.get_proc_name(&cur, name, sizeof(name), &off);
 	shim_tls.in_unwind--;
 	if ((r != 0 && r != -UNW_ENOMEM) || off > ip)
-		return;
+		return 0;
 	name[sizeof(name) - 1] = '\0';
 	if (!name[0])
-		return;
+		return 0;
 	/* An exported symbol that ends before ip is the nearest one of a
 	   stripped object, not ip's function. */
 	uint64_t start = ip - off;
@@ -591,10 +624,12 @@ static void unw_name(struct sym *e)
 		    RTLD_DL_SYMENT) &&
 	    d.dli_saddr == (void *)(uintptr_t)start && sym && sym->st_size &&
 	    ip - 1 >= start + sym->st_size)
-		return;
+		return 0;
 	set_name(e, name, off);
+	return 1;
 #else
 	(void)e;
+	return -1;
 #endif
 }
 
@@ -623,9 +658,14 @@ static const struct sym *resolve(uint64_t ip)
 		set_name(e, d.dli_sname, ip - (uintptr_t)d.dli_saddr);
 		return e;
 	}
+	/* Each search reads /proc/self/maps and maps the object's file: one
+	   that found nothing in an object is not repeated for it. */
+	if (e->mod >= 0 && modules[e->mod].no_symtab)
+		return e;
 	if (slow_left > 0) {
 		slow_left--;
-		unw_name(e);
+		if (unw_name(e) == 0 && e->mod >= 0)
+			modules[e->mod].no_symtab = 1;
 	} else {
 		e->partial = 1;
 	}

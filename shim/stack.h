@@ -104,6 +104,12 @@ static inline void stack_end(struct span_record *r, const struct stack *start,
 		stack_keep(r, start);
 }
 
+/*
+ * For the fork prepare handler: if libunwind is being loaded by another
+ * thread, wait until it is (at most 200 ms).
+ */
+void stack_atfork_prepare(void);
+
 /* ---- the exporter thread ---------------------------------------------- */
 
 /* Addresses to text for the exporter (exporter_set_symbolizer). */

@@ -57,6 +57,12 @@ ADDR2LINE = shutil.which("addr2line")
 
 STATUS_ERROR = 2
 
+# scripts/test --sanitize preloads the AddressSanitizer runtime before the
+# shim; it interposes send() too, so the shim's send() is called by
+# ASan's and not by the program: without a stack, the program's function
+# cannot be named then.
+INTERPOSED = bool(os.environ.get("OTELSHIM_TEST_PRELOAD"))
+
 # "#3 0x55d0c2a1b2c3 report_orders+0x1c (/path/prog+0x12c3)"; the symbol
 # and the module part are each optional.
 FRAME = re.compile(r"#(\d+) 0x([0-9a-f]+)(?: (\S+)\+0x([0-9a-f]+))?"
@@ -344,9 +350,12 @@ def test_http():
             check_stack(bad, ["http_get", "fetch_report", "main"], prog,
                         f"{what}: 500 response")
             check_eq(bad["events"], [], f"{what}: 500 is not an exception")
-            for sp in (bad, ok):
-                check_eq(sp["attributes"].get("code.function.name"),
-                         "http_get", f"{what}: code.function.name")
+            check_eq(bad["attributes"].get("code.function.name"), "http_get",
+                     f"{what}: 500's code.function.name (from the stack)")
+            check_eq(ok["attributes"].get("code.function.name"),
+                     None if INTERPOSED else "http_get",
+                     f"{what}: 200's code.function.name (the return "
+                     "address of send)")
             check_no_stack(ok, f"{what}: 200 response")
 
         prog = PROGS["nofp"]
