@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "stack.h"
@@ -135,6 +136,12 @@ static void set_mode(const char *mode)
 	stack_init(&c);
 	/* the shim's code is linked in: no frame is "ours" here */
 	stack_set_self(0, 0);
+	/* Preloaded, the shim adopts libunwind's pipe through its pipe2
+	   hook and checks it before each capture; here nothing interposes
+	   pipe2: a pipe of the same kind gets the same checks. */
+	int p[2];
+	if (pipe(p) == 0)
+		stack_fd_adopt(p);
 }
 
 static int capture(int argc, char **argv)
