@@ -8,7 +8,12 @@
  * Each line: the span's start offset in its trace, a bar placing it in the
  * trace's time span, its duration, then the tree (indented by depth) with
  * name, kind, status and the attributes that say what it was. Errors end
- * with "ERROR" and error.type.
+ * with "ERROR" and error.type; "in FUNCTION" names the program's function
+ * that made the call (code.function.name). An exception event gets its own
+ * line under the span:
+ *
+ *        0.0 ms |##############################|   1.2 ms  SELECT nosuch  CLIENT  SELECT * FROM nosuch  ERROR 42P01: relation "nosuch" does not exist  in run_query
+ *                                                            exception 42P01: relation "nosuch" does not exist (stack: 6 frames)
  *
  * Traces are printed in the order of their first span; spans in a trace by
  * start time. A trace longer than one batch continues in the next batch's
@@ -131,6 +136,7 @@ static void fmt_ms(char *b, size_t cap, uint64_t ns)
 
 struct trace_view {
 	const struct span_record *const *spans;
+	const struct span_code *codes;	/* per span, or NULL */
 	const size_t *idx;	/* the trace's spans, by start time */
 	size_t n;
 	uint8_t *printed;
@@ -169,6 +175,10 @@ static void print_span(struct out *o, struct trace_view *tv, size_t k,
 		put(o, "`- ");
 	put(o, "%s  %s", span_record_str(r, r->name), kind_name(r->kind));
 	describe(o, r);
+	const struct span_code *code =
+		tv->codes ? &tv->codes[tv->idx[k]] : NULL;
+	if (code && code->function)
+		put(o, "  in %.*s", (int)code->function_len, code->function);
 	if (depth == 0 && memcmp(r->parent_span_id, "\0\0\0\0\0\0\0\0", 8)) {
 		if (r->flags & SPAN_FLAGS_IS_REMOTE)
 			put(o, "  [remote parent]");
@@ -176,6 +186,25 @@ static void print_span(struct out *o, struct trace_view *tv, size_t k,
 			put(o, "  [parent in another batch]");
 	}
 	put(o, "\n");
+	if (r->has_exception) {
+		/* under the span's name: the bar's width and the tree's */
+		put(o, "%*s", 2 + 10 + 2 + BAR_WIDTH + 2 + 10 + 2 + 3 * depth,
+		    "");
+		put(o, "exception");
+		if (r->exception.type.len)
+			put(o, " %s", span_record_str(r, r->exception.type));
+		if (r->exception.message.len) {
+			/* its first line (libpq's messages have several) */
+			const char *m =
+				span_record_str(r, r->exception.message);
+			put(o, "%s %.*s", r->exception.type.len ? ":" : "",
+			    (int)strcspn(m, "\r\n"), m);
+		}
+		if (r->n_frames)
+			put(o, " (stack: %u frame%s)", r->n_frames,
+			    r->n_frames == 1 ? "" : "s");
+		put(o, "\n");
+	}
 
 	if (depth >= MAX_DEPTH)
 		return;
@@ -222,7 +251,8 @@ static void hex(char *dst, const uint8_t *p, size_t n)
 }
 
 void console_print(int fd, const struct resource *res,
-		   const struct span_record *const *spans, size_t n)
+		   const struct span_record *const *spans,
+		   const struct span_code *codes, size_t n)
 {
 	struct out o = {0};
 	size_t *idx, *groups, ng = 0;
@@ -260,8 +290,8 @@ void console_print(int fd, const struct resource *res,
 					 spans[idx[g]]->trace_id, 16) == 0)
 			end++;
 
-		struct trace_view tv = {spans, idx + g, end - g, printed + g,
-					UINT64_MAX, 0};
+		struct trace_view tv = {spans, codes, idx + g, end - g,
+					printed + g, UINT64_MAX, 0};
 		for (size_t k = 0; k < tv.n; k++) {
 			const struct span_record *r = spans[tv.idx[k]];
 			if (r->start_ns < tv.t0)

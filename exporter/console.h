@@ -19,9 +19,12 @@
 /*
  * Print spans[0..n) grouped by trace id, each trace as a tree ordered by
  * start time. Spans whose parent is not in the batch are shown as roots of
- * their trace (a remote parent is marked as such).
+ * their trace (a remote parent is marked as such). codes (may be NULL)
+ * gives each span's code.function.name, shown as "in FUNCTION", and its
+ * stack; an exception event gets a line of its own under its span.
  */
 void console_print(int fd, const struct resource *res,
-		   const struct span_record *const *spans, size_t n);
+		   const struct span_record *const *spans,
+		   const struct span_code *codes, size_t n);
 
 #endif

@@ -52,6 +52,7 @@ static int state;
 static int thread_state;
 static void (*thread_hook)(void);
 static void (*fd_hook)(int fd, int in_use);
+static struct exporter_symbolizer symbolizer;
 
 /* Counters: updated with atomic adds, read by exporter_get_stats(). */
 static struct exporter_stats stats;
@@ -238,12 +239,64 @@ static void post_batch(const uint8_t *body, size_t len, uint32_t n,
 }
 
 /*
+ * The text of the batch being exported stays reachable from here from its
+ * allocation to its release (published after malloc, cleared before
+ * free): a process that exits in the middle of a batch still holds it,
+ * and a child forked meanwhile frees it (exporter_atfork_child). The
+ * encoded body is the reused `encoded`.
+ */
+static struct span_code *volatile inflight_codes;
+
+/*
+ * The text of the records' addresses (exporter_set_symbolizer): one
+ * buffer for the batch, room for a stack's text per record with a stack,
+ * for a function name per record with only a caller. Returns the codes (a
+ * malloc'd block that also holds the text; the caller frees it), or NULL
+ * when no record has an address or memory is short (the spans then go out
+ * without code attributes).
+ */
+static struct span_code *symbolize(const struct span_record *const *batch,
+				   uint32_t n)
+{
+	size_t text = 0;
+
+	if (!symbolizer.span)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		text += batch[i]->n_frames ? EXPORTER_STACK_TEXT_MAX
+		      : batch[i]->caller   ? EXPORTER_FUNCTION_TEXT_MAX
+					   : 0;
+	if (!text)
+		return NULL;
+	struct span_code *codes = malloc(n * sizeof(*codes) + text);
+	inflight_codes = codes;
+	if (!codes)
+		return NULL;
+	char *buf = (char *)(codes + n);
+	if (symbolizer.batch)
+		symbolizer.batch();
+	for (uint32_t i = 0; i < n; i++) {
+		const struct span_record *r = batch[i];
+		size_t cap = r->n_frames ? EXPORTER_STACK_TEXT_MAX
+			   : r->caller   ? EXPORTER_FUNCTION_TEXT_MAX
+					 : 0;
+		memset(&codes[i], 0, sizeof(codes[i]));
+		if (!cap)
+			continue;
+		size_t used = symbolizer.span(r, buf, cap, &codes[i]);
+		buf += used < cap ? used : cap;
+	}
+	return codes;
+}
+
+/*
  * Export up to max published records from the head of the queue. Returns
  * how many were taken.
  */
 static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 {
 	const struct span_record *batch[1024];
+	struct span_code *codes;
 	uint32_t n = 0;
 
 	if (max > sizeof(batch) / sizeof(batch[0]))
@@ -257,17 +310,23 @@ static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 	if (n == 0)
 		return 0;
 
+	codes = symbolize(batch, n);
 	if (cfg.kind == EXPORTER_CONSOLE) {
-		console_print(STDERR_FILENO, &resource, batch, n);
+		console_print(STDERR_FILENO, &resource, batch, codes, n);
 		queue_release(&queue, n);
+		inflight_codes = NULL;
+		free(codes);
 		ADD(exported, n);
 		return n;
 	}
 
-	int r = otlp_encode(&resource, batch, n, cfg.attr_value_length_limit,
-			    cfg.attr_count_limit, &encoded);
+	int r = otlp_encode(&resource, batch, codes, n,
+			    cfg.attr_value_length_limit, cfg.attr_count_limit,
+			    &encoded);
 	/* The records are encoded: give the slots back before the network. */
 	queue_release(&queue, n);
+	inflight_codes = NULL;
+	free(codes);
 	if (r < 0) {
 		note_failure("encoding error", -r, n);
 		return n;
@@ -410,6 +469,11 @@ void exporter_set_fd_hook(void (*hook)(int fd, int in_use))
 void exporter_set_thread_hook(void (*hook)(void))
 {
 	thread_hook = hook;
+}
+
+void exporter_set_symbolizer(const struct exporter_symbolizer *s)
+{
+	symbolizer = *s;
 }
 
 /*
@@ -627,6 +691,9 @@ void exporter_atfork_child(void)
 	otlp_http_release(&http);
 	if (queue.cap)
 		queue_reset(&queue);
+	void *codes = (void *)inflight_codes;
+	inflight_codes = NULL;
+	free(codes);
 	memset(&stats, 0, sizeof(stats));
 	wake_seq = 0;
 	worker_sleeping = 0;

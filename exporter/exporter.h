@@ -31,9 +31,16 @@
  * A span record is fixed-size and self-contained: strings live in the
  * record's own arena, attribute keys point to storage that lives as long as
  * the process (string literals). The numbers are OTLP's.
+ *
+ * A record may also carry raw code addresses, which only the exporter
+ * thread turns into text (see exporter_set_symbolizer): the return address
+ * of the program's call that made the span (caller), and a stack of
+ * return addresses, innermost first (frames). The frames come after the
+ * arena, so that a record without a stack is copied without them.
  */
 #define SPAN_MAX_ATTRS 32
 #define SPAN_ARENA_SIZE 1792
+#define SPAN_MAX_FRAMES 32
 
 enum span_kind {
 	SPAN_KIND_INTERNAL = 1,
@@ -81,6 +88,18 @@ struct span_str {
 	uint16_t len;
 };
 
+/*
+ * The span's exception event (OTLP Span.Event named "exception", SPEC.md
+ * 5.6): exception.type and exception.message in the arena (either may be
+ * empty, not both), and exception.stacktrace, which is the record's stack
+ * when it has one.
+ */
+struct span_exception {
+	uint64_t time_ns;		/* Unix epoch, ns */
+	struct span_str type;
+	struct span_str message;
+};
+
 struct span_record {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
@@ -96,11 +115,18 @@ struct span_record {
 	uint16_t n_attrs;
 	uint16_t dropped_attrs;		/* no room in attrs[] or arena */
 	uint16_t arena_used;
+	uint8_t has_exception;		/* exception is set */
+	uint8_t n_frames;		/* frames[] in use */
+	uint16_t dropped_events;	/* events beyond the one we keep */
 	struct span_str name;
 	struct span_str status_message;
 	struct span_str trace_state;	/* W3C tracestate of this span */
+	uint64_t caller;		/* return address of the program's call
+					   that made the span; 0: unknown */
+	struct span_exception exception;
 	struct span_attr attrs[SPAN_MAX_ATTRS];
 	char arena[SPAN_ARENA_SIZE];
+	uint64_t frames[SPAN_MAX_FRAMES];	/* return addresses */
 };
 
 /*
@@ -121,6 +147,19 @@ int span_record_add_str(struct span_record *r, const char *key,
 int span_record_add_int(struct span_record *r, const char *key, int64_t v);
 int span_record_add_bool(struct span_record *r, const char *key, int v);
 int span_record_add_double(struct span_record *r, const char *key, double v);
+
+/*
+ * Set the record's exception event (one per record: a second one is
+ * counted in dropped_events and -ENOSPC returned, as is one whose strings
+ * do not fit in the arena). type or msg may be empty, not both.
+ */
+int span_record_set_exception(struct span_record *r, uint64_t time_ns,
+			      const char *type, size_t type_len,
+			      const char *msg, size_t msg_len);
+
+/* Copy n return addresses (at most SPAN_MAX_FRAMES) into the record. */
+void span_record_set_frames(struct span_record *r, const uint64_t *frames,
+			    unsigned n);
 
 /* A string of the record's arena, NUL-terminated. */
 static inline const char *span_record_str(const struct span_record *r,
@@ -276,6 +315,40 @@ void exporter_set_thread_hook(void (*hook)(void));
  * can keep the program's calls off it (the shim marks its fd table).
  */
 void exporter_set_fd_hook(void (*hook)(int fd, int in_use));
+
+/* ---- code addresses to text -------------------------------------------- */
+
+/*
+ * What the exporter thread derives from a record's addresses just before
+ * encoding: the span's code.function.name and code.stacktrace (the
+ * exception event's exception.stacktrace is the same text). Either may be
+ * absent (NULL).
+ */
+struct span_code {
+	const char *function;
+	const char *stacktrace;
+	uint32_t function_len;
+	uint32_t stacktrace_len;
+};
+
+/*
+ * A client that puts addresses in its records (caller, frames) registers
+ * how to read them. Both run on the exporter thread only: batch() once
+ * before each batch, then span() for each record that has a caller or
+ * frames, writing its text into buf[0..cap) and pointing *out into it.
+ * span() returns the bytes of buf it used. Without a symbolizer, addresses
+ * are ignored. Set once, before the first span.
+ */
+struct exporter_symbolizer {
+	void (*batch)(void);
+	size_t (*span)(const struct span_record *r, char *buf, size_t cap,
+		       struct span_code *out);
+};
+void exporter_set_symbolizer(const struct exporter_symbolizer *s);
+
+/* Room span() may be given per record: a stack's text, a function name. */
+#define EXPORTER_STACK_TEXT_MAX 8192
+#define EXPORTER_FUNCTION_TEXT_MAX 256
 
 /* ---- logging ----------------------------------------------------------- */
 

@@ -4,15 +4,16 @@
  *
  * Encoding is written by hand from the field numbers in SPEC.md section 4
  * (the same as proto/otlp.proto): the message has one fixed shape (one
- * resource, one scope, spans with attributes, an optional link and
- * status), every length is known from the records, and a generic packer
- * spent most of the exporter's time on reflection (about 15 000
- * instructions per span with libprotobuf-c; see scripts/bench). One pass
- * over the spans (see otlp_encode): a length prefix comes before its
- * bytes, so each span's payload is written after room for its length at
- * the widest it can be, and the few that turn out narrower move back;
- * lengths inside a span (attributes, link, status) are computed from the
- * record before they are written.
+ * resource, one scope, spans with attributes, an optional exception
+ * event, an optional link and status), every length is known from the
+ * records, and a generic packer spent most of the exporter's time on
+ * reflection (about 15 000 instructions per span with libprotobuf-c; see
+ * scripts/bench). One pass over the spans (see otlp_encode): a length
+ * prefix comes before its bytes, so each span's payload is written after
+ * room for its length at the widest it can be, and the few that turn out
+ * narrower move back; lengths inside a span (attributes, code attributes,
+ * the event, link, status) are computed from the record before they are
+ * written.
  *
  * Field order and presence follow proto3 as protobuf-c wrote them: fields
  * in number order, scalars at their default omitted, oneof members
@@ -353,6 +354,56 @@ static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
 	}
 }
 
+/*
+ * Attributes that are not in the record: a key and a string value, cut
+ * to the value length limit. A small list, the same in both passes.
+ */
+#define EXTRA_MAX 3
+
+struct extra {
+	const char *key[EXTRA_MAX];
+	const char *val[EXTRA_MAX];
+	size_t len[EXTRA_MAX];
+	size_t n;		/* kept */
+	uint32_t dropped;	/* over the count limit */
+};
+
+static void extra_add(struct extra *x, const struct limits *l, size_t room,
+		      const char *key, const char *val, size_t len)
+{
+	if (x->n >= room || x->n >= EXTRA_MAX) {
+		x->dropped++;
+		return;
+	}
+	x->key[x->n] = key;
+	x->val[x->n] = val;
+	x->len[x->n] = l->value_len ? utf8_prefix(val, len, l->value_len)
+				    : len;
+	x->n++;
+}
+
+/* A KeyValue with a string value: its payload size. */
+static size_t kv_str_size(size_t kl, size_t sl)
+{
+	return len_field(1, kl) + len_field(2, len_field(1, sl));
+}
+
+static size_t extra_size(const struct extra *x, uint32_t field, size_t i)
+{
+	return len_field(field, kv_str_size(strlen(x->key[i]), x->len[i]));
+}
+
+static uint8_t *put_extra(uint8_t *p, const struct extra *x, uint32_t field,
+			  size_t i)
+{
+	size_t kl = strlen(x->key[i]);
+
+	p = put_len(p, field, kv_str_size(kl, x->len[i]));
+	p = put_bytes(p, 1, x->key[i], kl);
+	p = put_len(p, 2, len_field(1, x->len[i]));
+	return put_text(p, 1, x->val[i], x->len[i]);
+}
+
 /* ---- spans ----------------------------------------------------------------- */
 
 static const uint8_t zero16[16];
@@ -362,10 +413,56 @@ static size_t n_attrs(const struct span_record *r, const struct limits *l)
 	return r->n_attrs < l->count ? r->n_attrs : l->count;
 }
 
-static uint32_t dropped(const struct span_record *r, const struct limits *l)
+/*
+ * The code.* attributes of a span (after its own, within the count
+ * limit), and its exception event's attributes.
+ */
+struct span_plan {
+	struct extra code;
+	struct extra event;
+	size_t event_size;	/* Span.Event payload; 0: no event */
+};
+
+static const char EVENT_NAME[] = "exception";
+
+static void plan_span(const struct span_record *r, const struct span_code *c,
+		      const struct limits *l, struct span_plan *pl)
+{
+	size_t room = l->count - n_attrs(r, l);
+
+	memset(pl, 0, sizeof(*pl));
+	if (c && c->function)
+		extra_add(&pl->code, l, room, "code.function.name",
+			  c->function, c->function_len);
+	if (c && c->stacktrace)
+		extra_add(&pl->code, l, room, "code.stacktrace", c->stacktrace,
+			  c->stacktrace_len);
+	if (!r->has_exception)
+		return;
+	if (r->exception.type.len)
+		extra_add(&pl->event, l, l->count, "exception.type",
+			  span_record_str(r, r->exception.type),
+			  r->exception.type.len);
+	if (r->exception.message.len)
+		extra_add(&pl->event, l, l->count, "exception.message",
+			  span_record_str(r, r->exception.message),
+			  r->exception.message.len);
+	if (c && c->stacktrace)
+		extra_add(&pl->event, l, l->count, "exception.stacktrace",
+			  c->stacktrace, c->stacktrace_len);
+	size_t n = 1 + 8 + len_field(2, sizeof(EVENT_NAME) - 1);
+	for (size_t i = 0; i < pl->event.n; i++)
+		n += extra_size(&pl->event, 3, i);
+	if (pl->event.dropped)
+		n += 1 + varint_size(pl->event.dropped);
+	pl->event_size = n;
+}
+
+static uint32_t dropped(const struct span_record *r, const struct limits *l,
+			const struct span_plan *pl)
 {
 	return (uint32_t)r->dropped_attrs +
-	       (uint32_t)(r->n_attrs - n_attrs(r, l));
+	       (uint32_t)(r->n_attrs - n_attrs(r, l)) + pl->code.dropped;
 }
 
 static int has_link(const struct span_record *r)
@@ -393,10 +490,11 @@ static size_t status_size(const struct span_record *r)
  * ids 28, trace state 11, parent 10, name 11, kind 11, times 18, dropped
  * 11, link 55, status 24, flags 6 (185); an attribute: its KeyValue's tag
  * and length 11, key field 11, value field's tag and length 11, value 11
- * (44).
+ * (44); the code attributes and the event at their exact sizes, plus 11
+ * for the dropped events count.
  */
 static size_t span_bound(const struct span_record *r, const struct limits *l,
-			 struct key_cache *kc)
+			 const struct span_plan *pl, struct key_cache *kc)
 {
 	size_t n = 200 + r->name.len + r->trace_state.len +
 		   r->status_message.len;
@@ -404,6 +502,12 @@ static size_t span_bound(const struct span_record *r, const struct limits *l,
 
 	for (size_t i = 0; i < na; i++)
 		n += 44 + key_len(kc, r->attrs[i].key) + r->attrs[i].len;
+	for (size_t i = 0; i < pl->code.n; i++)
+		n += extra_size(&pl->code, 9, i);
+	if (pl->event_size)
+		n += len_field(11, pl->event_size);
+	if (r->dropped_events)
+		n += 11;
 	return n;
 }
 
@@ -413,8 +517,8 @@ static size_t span_bound(const struct span_record *r, const struct limits *l,
  * the length turns out narrower, the payload moves back to meet it.
  */
 static uint8_t *put_span(uint8_t *p, const struct span_record *r,
-			 const struct limits *l, struct key_cache *kc,
-			 size_t bound)
+			 const struct span_plan *pl, const struct limits *l,
+			 struct key_cache *kc, size_t bound)
 {
 	size_t na = n_attrs(r, l);
 	size_t room = varint_size(bound);
@@ -441,9 +545,27 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	p = put_fixed64(p, r->end_ns);
 	for (size_t i = 0; i < na; i++)
 		p = put_kv(p, r, &r->attrs[i], l, kc);
-	if (dropped(r, l)) {
+	for (size_t i = 0; i < pl->code.n; i++)
+		p = put_extra(p, &pl->code, 9, i);
+	if (dropped(r, l, pl)) {
 		*p++ = TAG(10, WT_VARINT);
-		p = put_varint(p, dropped(r, l));
+		p = put_varint(p, dropped(r, l, pl));
+	}
+	if (pl->event_size) {
+		p = put_len(p, 11, pl->event_size);
+		*p++ = TAG(1, WT_I64);
+		p = put_fixed64(p, r->exception.time_ns);
+		p = put_bytes(p, 2, EVENT_NAME, sizeof(EVENT_NAME) - 1);
+		for (size_t i = 0; i < pl->event.n; i++)
+			p = put_extra(p, &pl->event, 3, i);
+		if (pl->event.dropped) {
+			*p++ = TAG(4, WT_VARINT);
+			p = put_varint(p, pl->event.dropped);
+		}
+	}
+	if (r->dropped_events) {
+		*p++ = TAG(12, WT_VARINT);
+		p = put_varint(p, r->dropped_events);
 	}
 	if (has_link(r)) {
 		p = put_len(p, 13, link_size());
@@ -559,7 +681,8 @@ static size_t head_size(size_t resource, size_t scope, size_t spans_len)
 #define SPAN_ESTIMATE 256
 
 int otlp_encode(const struct resource *res,
-		const struct span_record *const *spans, size_t n,
+		const struct span_record *const *spans,
+		const struct span_code *codes, size_t n,
 		uint32_t value_len_limit, uint32_t count_limit,
 		struct otlp_buf *b)
 {
@@ -583,11 +706,13 @@ int otlp_encode(const struct resource *res,
 		return -ENOMEM;
 	size_t used = room;
 	for (size_t i = 0; i < n; i++) {
-		size_t bound = span_bound(spans[i], &l, kc);
+		struct span_plan pl;
+		plan_span(spans[i], codes ? &codes[i] : NULL, &l, &pl);
+		size_t bound = span_bound(spans[i], &l, &pl, kc);
 		size_t need = 1 + varint_size(bound) + bound;
 		if (b->cap - used < need && grow(b, used + need, used) < 0)
 			return -ENOMEM;
-		used = (size_t)(put_span(b->data + used, spans[i], &l, kc,
+		used = (size_t)(put_span(b->data + used, spans[i], &pl, &l, kc,
 					 bound) - b->data);
 	}
 	size_t spans_len = used - room;

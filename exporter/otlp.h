@@ -18,10 +18,15 @@
 /*
  * Encode spans[0..n) as one ExportTraceServiceRequest with one ResourceSpans
  * (res) and one ScopeSpans (scope "otelshim", version OTELSHIM_VERSION).
- * Attribute limits: string values are truncated to value_len_limit
- * characters (0 = no limit; UTF-8 sequences are not cut), attributes beyond
- * count_limit are dropped; both counted in dropped_attributes_count together
- * with the record's own dropped_attrs.
+ * codes, when not NULL, gives for each span the text derived from its
+ * addresses: code.function.name and code.stacktrace come after the span's
+ * own attributes, and the stack is also the exception.stacktrace of its
+ * exception event. Attribute limits: string values are truncated to
+ * value_len_limit characters (0 = no limit; UTF-8 sequences are not cut),
+ * attributes beyond count_limit are dropped and counted in
+ * dropped_attributes_count together with the record's own dropped_attrs
+ * (the exception event's attributes have the same limits, counted in the
+ * event's own count).
  * The message goes to b->data[0..b->len); b's storage grows as needed and
  * is kept for the next batch. Returns 0 or -errno (b then holds nothing
  * valid, but stays freeable).
@@ -33,7 +38,8 @@ struct otlp_buf {
 };
 
 int otlp_encode(const struct resource *res,
-		const struct span_record *const *spans, size_t n,
+		const struct span_record *const *spans,
+		const struct span_code *codes, size_t n,
 		uint32_t value_len_limit, uint32_t count_limit,
 		struct otlp_buf *b);
 

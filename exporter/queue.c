@@ -68,14 +68,22 @@ void queue_reset(struct queue *q)
 	__atomic_store_n(&q->head, 0, __ATOMIC_RELEASE);
 }
 
-/* Copy only what the record uses: attributes in use and the arena's head. */
+/*
+ * Copy only what the record uses: attributes in use, the arena's head and
+ * the frames of a stack.
+ */
 static void copy_record(struct span_record *dst, const struct span_record *r)
 {
 	size_t attrs_end = offsetof(struct span_record, attrs) +
 			   (size_t)r->n_attrs * sizeof(struct span_attr);
+	unsigned nf = r->n_frames <= SPAN_MAX_FRAMES ? r->n_frames
+						     : SPAN_MAX_FRAMES;
 
 	memcpy(dst, r, attrs_end);
 	memcpy(dst->arena, r->arena, r->arena_used);
+	dst->n_frames = (uint8_t)nf;
+	if (nf)
+		memcpy(dst->frames, r->frames, nf * sizeof(r->frames[0]));
 }
 
 struct span_record *queue_claim(struct queue *q)

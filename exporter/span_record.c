@@ -165,3 +165,37 @@ int span_record_add_double(struct span_record *r, const char *key, double v)
 	r->n_attrs++;
 	return 0;
 }
+
+int span_record_set_exception(struct span_record *r, uint64_t time_ns,
+			      const char *type, size_t type_len,
+			      const char *msg, size_t msg_len)
+{
+	struct span_str t = {0, 0}, m = {0, 0};
+	uint16_t used = r->arena_used;
+
+	if (r->has_exception || (!type_len && !msg_len)) {
+		r->dropped_events++;
+		return -ENOSPC;
+	}
+	if ((type_len && arena_put(r, type, type_len, &t) < 0) ||
+	    (msg_len && arena_put(r, msg, msg_len, &m) < 0)) {
+		r->arena_used = used;	/* all or nothing */
+		r->dropped_events++;
+		return -ENOSPC;
+	}
+	r->exception.time_ns = time_ns;
+	r->exception.type = t;
+	r->exception.message = m;
+	r->has_exception = 1;
+	return 0;
+}
+
+void span_record_set_frames(struct span_record *r, const uint64_t *frames,
+			    unsigned n)
+{
+	if (n > SPAN_MAX_FRAMES)
+		n = SPAN_MAX_FRAMES;
+	if (n)
+		memcpy(r->frames, frames, n * sizeof(frames[0]));
+	r->n_frames = (uint8_t)n;
+}

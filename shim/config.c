@@ -468,6 +468,30 @@ static enum db_query_text parse_db_query_text(struct parse *p)
 	return DB_TEXT_SANITIZED;
 }
 
+/* OTELSHIM_STACKTRACE: off, errors (default), slow, all. */
+static enum stack_mode parse_stack_mode(struct parse *p)
+{
+	static const struct {
+		const char *name;
+		enum stack_mode mode;
+	} table[] = {
+		{"off", STACK_OFF},
+		{"errors", STACK_ERRORS},
+		{"slow", STACK_SLOW},
+		{"all", STACK_ALL},
+	};
+	const char *v = get(p, "OTELSHIM_STACKTRACE");
+
+	if (!v)
+		return STACK_ERRORS;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcasecmp(v, table[i].name))
+			return table[i].mode;
+	warn(p, "OTELSHIM_STACKTRACE='%s' is not off, errors, slow or all; "
+		"using errors", v);
+	return STACK_ERRORS;
+}
+
 /*
  * OTEL_SEMCONV_STABILITY_OPT_IN: a comma list; "database/dup" asks for the
  * old database attribute names as well. Other entries ("database", "http",
@@ -560,6 +584,9 @@ int config_parse(struct config *c, const char *(*lookup)(const char *name))
 	c->db_dup = parse_db_dup(&p);
 	c->db_connect_threshold_ms =
 		parse_uint(&p, "OTELSHIM_DB_CONNECT_THRESHOLD", 100, 0);
+	c->stack_mode = parse_stack_mode(&p);
+	c->stack_slow_ms =
+		parse_uint(&p, "OTELSHIM_STACKTRACE_SLOW_MS", 500, 0);
 
 	copy(c->env_traceparent, sizeof(c->env_traceparent),
 	     get(&p, "TRACEPARENT"));

@@ -26,6 +26,19 @@ enum db_query_text {
 	DB_TEXT_OFF,
 };
 
+/*
+ * OTELSHIM_STACKTRACE: which database and HTTP client spans carry a stack.
+ * Each mode includes the ones before it: errors (failed spans), slow (also
+ * those that took OTELSHIM_STACKTRACE_SLOW_MS or longer), all. off also
+ * drops code.function.name.
+ */
+enum stack_mode {
+	STACK_OFF = 0,
+	STACK_ERRORS,
+	STACK_SLOW,
+	STACK_ALL,
+};
+
 struct config {
 	int disabled;		/* OTEL_SDK_DISABLED=true or secure execution */
 	int secure;		/* AT_SECURE: nothing read, nothing done */
@@ -37,6 +50,9 @@ struct config {
 	enum db_query_text db_query_text;
 	int db_dup;		/* OTEL_SEMCONV_STABILITY_OPT_IN=database/dup */
 	uint32_t db_connect_threshold_ms;	/* OTELSHIM_DB_CONNECT_THRESHOLD */
+	/* stacks (stack.h) */
+	enum stack_mode stack_mode;	/* OTELSHIM_STACKTRACE */
+	uint32_t stack_slow_ms;		/* OTELSHIM_STACKTRACE_SLOW_MS */
 	/* the environment-variable carrier (raw; parsed by envcarrier.c) */
 	char env_traceparent[128];
 	char env_tracestate[512];

@@ -45,7 +45,8 @@ void db_query_from_text(struct db_query *q, enum sql_dialect d,
 	}
 }
 
-int db_begin(struct db_op *op, const struct db_query *q, const char *operation)
+int db_begin(struct db_op *op, const struct db_query *q, const char *operation,
+	     const void *caller, unsigned flags)
 {
 	struct span_ctx parent;
 
@@ -63,6 +64,10 @@ int db_begin(struct db_op *op, const struct db_query *q, const char *operation)
 		else
 			db_query_from_text(&op->q, SQL_POSTGRESQL, NULL, 0);
 	}
+	op->caller = caller;
+	op->split = (flags & DB_SPLIT) != 0;
+	if (op->split && op->span.sampled)
+		stack_begin(&op->stack);
 	op->active = 1;
 	return 1;
 }
@@ -93,8 +98,11 @@ void db_end(struct db_op *op, const struct db_target *t,
 	op->active = 0;
 	if (!op->span.sampled)
 		return;
+	uint64_t end = clock_real_ns();
 	span_record_init(&r);
-	span_fill_record(&op->span, &r, SPAN_KIND_CLIENT, clock_real_ns());
+	span_fill_record(&op->span, &r, SPAN_KIND_CLIENT, end);
+	stack_end(&r, op->split ? &op->stack : NULL, op->caller, o->failed,
+		  end - r.start_ns);
 	if (op->link.valid) {
 		memcpy(r.link_trace_id, op->link.trace_id, 16);
 		memcpy(r.link_span_id, op->link.span_id, 8);
@@ -125,6 +133,22 @@ void db_end(struct db_op *op, const struct db_target *t,
 		snprintf(name, sizeof(name), "%s", t->system);
 	span_record_set_name(&r, name, strlen(name));
 
+	/* The failure, as an exception event (SPEC.md 5.6); before the
+	   attributes, so that a long query text cannot crowd it out. */
+	const char *msg = o->message ? o->message : "";
+	size_t msg_len = strlen(msg);
+	while (msg_len && (msg[msg_len - 1] == '\n' || msg[msg_len - 1] == ' '))
+		msg_len--;	/* libraries end their messages with newlines */
+	if (msg_len > 256)
+		msg_len = 256;
+	if (o->failed) {
+		const char *type = o->status_code && o->status_code[0]
+					   ? o->status_code
+					   : msg_len ? "" : "_OTHER";
+		span_record_set_exception(&r, end, type, strlen(type), msg,
+					  msg_len);
+	}
+
 	add_str(&r, "db.system.name", t->system);
 	add_str(&r, "db.namespace", ns);
 	if (op->operation)
@@ -146,13 +170,7 @@ void db_end(struct db_op *op, const struct db_target *t,
 		add_str(&r, "error.type",
 			o->status_code && o->status_code[0] ? o->status_code
 							    : "_OTHER");
-		const char *m = o->message ? o->message : "";
-		size_t ml = strlen(m);
-		while (ml && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
-			ml--;	/* libraries end their messages with newlines */
-		if (ml > 256)
-			ml = 256;
-		span_record_set_status(&r, SPAN_STATUS_ERROR, m, ml);
+		span_record_set_status(&r, SPAN_STATUS_ERROR, msg, msg_len);
 	}
 	add_str(&r, "otelshim.parent.rule", context_rule_name(op->rule));
 	if (cfg->db_dup) {

@@ -24,6 +24,7 @@
 #include "context.h"
 #include "span.h"
 #include "sql.h"
+#include "stack.h"
 
 #define DB_TEXT_MAX 1024
 #define DB_SUMMARY_MAX 256
@@ -57,7 +58,10 @@ struct db_op {
 	struct span_ctx link;
 	uint8_t rule;			/* enum context_rule */
 	uint8_t active;			/* db_begin() started a span */
+	uint8_t split;			/* ends in a later call */
 	const char *operation;		/* db.operation.name (API-level), or NULL */
+	const void *caller;		/* the program's call's return address */
+	struct stack stack;		/* split: taken at the start */
 	struct db_query q;
 };
 
@@ -72,10 +76,14 @@ void db_query_from_text(struct db_query *q, enum sql_dialect d,
  * Start timing a call. Returns 1 when a span was started (op->active),
  * 0 when the shim is off or inside itself (then db_end() does nothing).
  * operation, when not NULL, is an API-level db.operation.name such as
- * "connect" (static storage).
+ * "connect" (static storage). caller is the return address of the
+ * program's call (code.function.name). flags: DB_SPLIT for a span that
+ * ends in a later call (PQsendQuery ... PQgetResult; a query read off the
+ * wire), whose stack, when the mode wants one at the start, is taken now.
  */
+#define DB_SPLIT 1
 int db_begin(struct db_op *op, const struct db_query *q,
-	     const char *operation);
+	     const char *operation, const void *caller, unsigned flags);
 
 /* Finish the span of op (if active): build the record and submit it. */
 void db_end(struct db_op *op, const struct db_target *t,

@@ -12,13 +12,17 @@
 #define OTELSHIM_GUARD_H
 
 /*
- * The shim's per-thread words, together so that a hook reaches both with
- * one address computation: the guard depth, and the number of connections
- * whose head bytes this thread holds (http_conn.c).
+ * The shim's per-thread words, together so that a hook reaches them with
+ * one address computation: the guard depth, the number of connections
+ * whose head bytes this thread holds (http_conn.c), whether the thread is
+ * inside libunwind (stack.c), and the return address of the program's
+ * send-like call being traced (the caller of a span it starts).
  */
 struct shim_tls {
 	int guard_depth;
 	int n_held;
+	int in_unwind;
+	const void *caller;
 };
 
 extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));

@@ -93,6 +93,9 @@ static int tracing(void)
 	return init_is_active() && !guard_active() && my_init();
 }
 
+/* The return address of the program's call: the hook's own. */
+#define CALLER __builtin_return_address(0)
+
 /* ---- per-connection and per-statement state ------------------------------ */
 
 #define MY_CONNS 128
@@ -204,7 +207,7 @@ EXPORT int mysql_real_query(MYSQL *m, const char *q, unsigned long length)
 	if (!tracing())
 		return real(m, q, length);
 	db_query_from_text(&op.q, SQL_MYSQL, q, q ? length : 0);
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	int r = real(m, q, length);
 	int e = errno;
@@ -224,7 +227,7 @@ EXPORT int mysql_query(MYSQL *m, const char *q)
 	if (!tracing())
 		return real(m, q);
 	db_query_from_text(&op.q, SQL_MYSQL, q, (size_t)-1);
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	int r = real(m, q);
 	int e = errno;
@@ -247,7 +250,7 @@ EXPORT int mysql_send_query(MYSQL *m, const char *q, unsigned long length)
 		asyncs, MY_ASYNC, sizeof(asyncs[0]), m, "");
 	if (a) {
 		db_query_from_text(&a->op.q, SQL_MYSQL, q, q ? length : 0);
-		db_begin(&a->op, &a->op.q, NULL);
+		db_begin(&a->op, &a->op.q, NULL, CALLER, DB_SPLIT);
 	}
 	guard_enter();
 	int r = real(m, q, length);
@@ -348,7 +351,7 @@ EXPORT int mysql_stmt_prepare(MYSQL_STMT *s, const char *q,
 		memcpy(op.q.summary, buf, (size_t)n + 1);
 		op.q.summary_len = (uint16_t)n;
 	}
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	int r = real(s, q, length);
 	int e = errno;
@@ -373,7 +376,7 @@ EXPORT int mysql_stmt_execute(MYSQL_STMT *s)
 		op.q = st->q;
 	else
 		db_query_from_text(&op.q, SQL_MYSQL, NULL, 0);
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	int r = real(s);
 	int e = errno;
@@ -417,7 +420,7 @@ EXPORT MYSQL *mysql_real_connect(MYSQL *m, const char *host, const char *user,
 		return real(m, host, user, passwd, db, port, unix_socket,
 			    clientflag);
 	db_query_from_text(&op.q, SQL_MYSQL, NULL, 0);
-	db_begin(&op, &op.q, "connect");
+	db_begin(&op, &op.q, "connect", CALLER, 0);
 	guard_enter();
 	MYSQL *r = real(m, host, user, passwd, db, port, unix_socket,
 			clientflag);

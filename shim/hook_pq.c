@@ -133,6 +133,9 @@ static int pq_init(void)
 						#name, (void *)&name),    \
 				 __ATOMIC_RELEASE)
 
+/* The return address of the program's call: the hook's own. */
+#define CALLER __builtin_return_address(0)
+
 /* Should this call be traced? (shim on, not inside ourselves, libpq ok) */
 static int tracing(void)
 {
@@ -308,7 +311,7 @@ EXPORT PGresult *PQexec(PGconn *conn, const char *query)
 	if (!tracing() || in_pipeline(conn))
 		return real(conn, query);
 	db_query_from_text(&op.q, SQL_POSTGRESQL, query, (size_t)-1);
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	PGresult *res = real(conn, query);
 	int e = errno;
@@ -336,7 +339,7 @@ EXPORT PGresult *PQexecParams(PGconn *conn, const char *command, int nParams,
 		return real(conn, command, nParams, paramTypes, paramValues,
 			    paramLengths, paramFormats, resultFormat);
 	db_query_from_text(&op.q, SQL_POSTGRESQL, command, (size_t)-1);
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	PGresult *res = real(conn, command, nParams, paramTypes, paramValues,
 			     paramLengths, paramFormats, resultFormat);
@@ -364,7 +367,7 @@ EXPORT PGresult *PQprepare(PGconn *conn, const char *stmtName,
 	db_query_from_text(&op.q, SQL_POSTGRESQL, query, (size_t)-1);
 	remember(conn, stmtName, &op.q);
 	as_prepare(&op.q);
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	PGresult *res = real(conn, stmtName, query, nParams, paramTypes);
 	int e = errno;
@@ -391,7 +394,7 @@ EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *stmtName,
 		return real(conn, stmtName, nParams, paramValues,
 			    paramLengths, paramFormats, resultFormat);
 	recall(conn, stmtName, &op.q);
-	db_begin(&op, &op.q, NULL);
+	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	PGresult *res = real(conn, stmtName, nParams, paramValues,
 			     paramLengths, paramFormats, resultFormat);
@@ -414,7 +417,7 @@ EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *stmtName,
 		struct pg_async *a = async_begin(conn);                   \
 		if (a) {                                                  \
 			fill;                                             \
-			db_begin(&a->op, &a->op.q, NULL);                 \
+			db_begin(&a->op, &a->op.q, NULL, CALLER, DB_SPLIT); \
 		}                                                         \
 		guard_enter();                                            \
 		int ok = call;                                            \
@@ -530,7 +533,7 @@ static void connect_end(struct db_op *op, const PGconn *conn)
 		if (!tracing())                                           \
 			return call;                                      \
 		db_query_from_text(&op.q, SQL_POSTGRESQL, NULL, 0);       \
-		db_begin(&op, &op.q, "connect");                          \
+		db_begin(&op, &op.q, "connect", CALLER, 0);               \
 		guard_enter();                                            \
 		PGconn *conn = call;                                      \
 		int e = errno;                                            \

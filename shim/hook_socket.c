@@ -33,8 +33,12 @@
 #include "http_conn.h"
 #include "init.h"
 #include "real.h"
+#include "stack.h"
 
 #define EXPORT __attribute__((visibility("default")))
+
+/* The return address of the program's call: the hook's own. */
+#define CALLER __builtin_return_address(0)
 
 /* ---- descriptors --------------------------------------------------------- */
 
@@ -145,12 +149,15 @@ EXPORT int accept4(int lfd, struct sockaddr *sa, socklen_t *len, int flags)
  */
 EXPORT int close(int fd)
 {
-	/* The exporter's socket is not the program's: for the program,
-	   closing it is closing a number it never opened. */
-	if (!guard_active() && exporter_fd_owned(fd)) {
+	/* The exporter's socket and libunwind's pipe are not the program's:
+	   for the program, closing one is closing a number it never
+	   opened. */
+	if (!guard_active() && (exporter_fd_owned(fd) || stack_fd_owned(fd))) {
 		errno = EBADF;
 		return -1;
 	}
+	if (guard_active() && stack_in_unwind())
+		stack_fd_forget(fd);	/* libunwind renews its pipe */
 	if (!guard_active() && conn_get(fd) && !conn_in_borrowed_memory()) {
 		int saved_errno = errno;
 		guard_enter();
@@ -198,6 +205,10 @@ static void taking(int fd2)
 		guard_leave();
 		errno = saved_errno;
 	}
+	/* libunwind's pipe cannot move (its number is libunwind's own
+	   variable): stacks stop instead */
+	if (!guard_active() && stack_fd_owned(fd2))
+		stack_fd_taken(fd2);
 }
 
 EXPORT int dup2(int fd, int fd2)
@@ -218,24 +229,44 @@ EXPORT int dup3(int fd, int fd2, int flags)
 
 /*
  * close_range and closefrom (daemons closing everything): every traced
- * descriptor in the range is forgotten, and the exporter's socket is left
- * out of the range (the program never opened it).
+ * descriptor in the range is forgotten, and the exporter's socket and
+ * libunwind's pipe are left out of the range (the program never opened
+ * them).
  */
 static int close_range_around(unsigned int first, unsigned int last,
 			      int flags)
 {
-	int e = exporter_fd();
+	unsigned int keep[3];
+	int ours[3], nk = 0;
 
-	if (e < 0 || (unsigned int)e < first || (unsigned int)e > last)
+	ours[0] = exporter_fd();
+	stack_fds(ours + 1);
+	for (int i = 0; i < 3; i++)
+		if (ours[i] >= 0 && (unsigned int)ours[i] >= first &&
+		    (unsigned int)ours[i] <= last)
+			keep[nk++] = (unsigned int)ours[i];
+	if (!nk)
 		return REAL(close_range)(first, last, flags);
+	/* in order, each once */
+	for (int i = 1; i < nk; i++)
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			unsigned int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
 	int r = 0, err = 0;
-	if ((unsigned int)e > first &&
-	    REAL(close_range)(first, (unsigned int)e - 1, flags) < 0) {
-		r = -1;
-		err = errno;
+	unsigned int lo = first;
+	for (int i = 0; i < nk; i++) {
+		if (keep[i] > lo &&
+		    REAL(close_range)(lo, keep[i] - 1, flags) < 0 && !r) {
+			r = -1;
+			err = errno;
+		}
+		if (keep[i] + 1 > lo)
+			lo = keep[i] + 1;
 	}
-	if ((unsigned int)e < last &&
-	    REAL(close_range)((unsigned int)e + 1, last, flags) < 0 && !r) {
+	if (keep[nk - 1] < last &&
+	    REAL(close_range)(lo, last, flags) < 0 && !r) {
 		r = -1;
 		err = errno;
 	}
@@ -273,11 +304,25 @@ EXPORT void closefrom(int lowfd)
 		/* no close_range (an old kernel): one by one, not ours */
 		long max = sysconf(_SC_OPEN_MAX);
 		for (long fd = lowfd; fd < max; fd++)
-			if (!exporter_fd_owned((int)fd))
+			if (!exporter_fd_owned((int)fd) &&
+			    !stack_fd_owned((int)fd))
 				REAL(close)((int)fd);
 	}
 	guard_leave();
 	errno = saved_errno;
+}
+
+/*
+ * pipe2: only for libunwind's own pipe (stack.h), made while the shim is
+ * inside libunwind; every other call is the program's and passes through.
+ */
+EXPORT int pipe2(int fds[2], int flags)
+{
+	int r = REAL(pipe2)(fds, flags);
+
+	if (r == 0 && guard_active() && stack_in_unwind())
+		stack_fd_adopt(fds);
+	return r;
 }
 
 /* ---- bytes out ------------------------------------------------------------ */
@@ -416,12 +461,20 @@ static inline struct conn *traced(int *fd)
 	return c;
 }
 
+/*
+ * send() and write() reach their traced part by a tail call (their fast
+ * path builds no frame; reading the return address there would make it
+ * build one): the traced part's own return address is then the program's.
+ * Without the tail call (an unoptimised build) it would be the shim's,
+ * which the symbolizer never names (stack.h).
+ */
 static __attribute__((noinline)) ssize_t send_traced(struct conn *c,
 		int fd, const void *buf, size_t len, int flags)
 {
 	struct iovec v = {(void *)buf, len};
 	struct http_send_call call = {
 		.fd = fd, .flags = flags, .plain = plain_send};
+	shim_tls.caller = CALLER;
 	return sending(c, &call, &v, 1);
 }
 
@@ -447,6 +500,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 				      .name = sa,
 				      .namelen = salen,
 				      .plain = plain_sendto};
+	shim_tls.caller = CALLER;
 	return sending(c, &call, &v, 1);
 }
 
@@ -458,6 +512,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		return REAL(sendmsg)(fd, msg, flags);
 	struct http_send_call call = {
 		.fd = fd, .flags = flags, .msg = msg, .plain = plain_sendmsg};
+	shim_tls.caller = CALLER;
 	return sending(c, &call, msg->msg_iov, (int)msg->msg_iovlen);
 }
 
@@ -466,6 +521,7 @@ static __attribute__((noinline)) ssize_t write_traced(struct conn *c,
 {
 	struct iovec v = {(void *)buf, len};
 	struct http_send_call call = {.fd = fd, .plain = plain_write};
+	shim_tls.caller = CALLER;	/* tail-called: see send_traced */
 	return sending(c, &call, &v, 1);
 }
 
@@ -485,6 +541,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	if (!c || iovcnt <= 0 || iovcnt > 1024)
 		return REAL(writev)(fd, iov, iovcnt);
 	struct http_send_call call = {.fd = fd, .plain = plain_writev};
+	shim_tls.caller = CALLER;
 	return sending(c, &call, iov, iovcnt);
 }
 

@@ -166,6 +166,31 @@ static void add_error(struct span_record *r, const struct http_exchange *ex,
 	}
 }
 
+/* What a transport failure (error.type) was, for its exception event. */
+static const char *error_message(const char *error)
+{
+	static const struct {
+		const char *type, *message;
+	} table[] = {
+		{"connection_refused", "connection refused"},
+		{"connection_reset", "connection reset by peer"},
+		{"timed_out", "connection timed out"},
+		{"broken_pipe", "broken pipe"},
+		{"connection_aborted", "connection aborted"},
+		{"network_unreachable", "network is unreachable"},
+		{"host_unreachable", "no route to host"},
+		{"response_incomplete",
+		 "the connection ended before the response was complete"},
+		{"closed_before_response",
+		 "the connection was closed before a response arrived"},
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcmp(error, table[i].type))
+			return table[i].message;
+	return "the connection failed";
+}
+
 static void finish_client(struct conn *c, struct http_exchange *ex,
 			  uint64_t end_ns, const char *error)
 {
@@ -178,6 +203,15 @@ static void finish_client(struct conn *c, struct http_exchange *ex,
 	if (!rec)
 		return;
 	span_fill_record(&ex->span, rec, SPAN_KIND_CLIENT, end_ns);
+	/* A failed exchange (4xx and 5xx too) keeps its stack per the
+	   mode; one that failed without a response is an exception. */
+	stack_end(rec, &ex->stack, ex->caller, error || ex->status >= 400,
+		  rec->end_ns - rec->start_ns);
+	if (error) {
+		const char *m = error_message(error);
+		span_record_set_exception(rec, end_ns, error, strlen(error), m,
+					  strlen(m));
+	}
 	add_method(rec, ex);
 	n = url_build_full(url, sizeof(url), "http", ex->host, ex->host_len,
 			   c->peer_authority, ex->target, ex->target_len);
@@ -655,6 +689,11 @@ static void start_client(struct conn *c, struct http_exchange *ex,
 		ex->rule = CONTEXT_HEADER;
 	}
 	span_start(&ex->span, &parent, start_ns);
+	/* Where in the program: its send call, and the stack if the mode
+	   takes it at the start (the span ends in a later call). */
+	ex->caller = shim_tls.caller;
+	if (ex->span.sampled)
+		stack_begin(&ex->stack);
 	/* Our span carries the parent's tracestate and baggage onwards. */
 	if (parent.valid && parent.tracestate_len &&
 	    parent.tracestate_len <= sizeof(ex->tracestate)) {
@@ -1582,6 +1621,8 @@ void http_conn_on_eof(struct conn *c, uint64_t now)
 static const char *errno_type(int err)
 {
 	switch (err) {
+	case ECONNREFUSED:
+		return "connection_refused";
 	case ECONNRESET:
 		return "connection_reset";
 	case ETIMEDOUT:

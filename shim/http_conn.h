@@ -35,6 +35,7 @@
 #include "guard.h"
 #include "http1.h"
 #include "span.h"
+#include "stack.h"
 
 #define HTTP_ACC_SIZE 8192	/* largest head gathered across calls */
 #define HTTP_MAX_INFLIGHT 4	/* pipelined requests awaiting responses */
@@ -79,6 +80,8 @@ struct http_exchange {
 	uint16_t tracestate_len;
 	uint16_t baggage_len;
 	int status;			/* final status; 0 until received */
+	const void *caller;		/* CLIENT: the program's send call */
+	struct stack stack;		/* CLIENT: taken at the start */
 	char method_raw[32];
 	char target[HTTP_TARGET_MAX];
 	char host[HTTP_HOST_MAX];

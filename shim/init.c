@@ -6,12 +6,15 @@
  *   constructors) and simply forward, because init_active is still 0;
  * - the constructor does only cheap work that cannot fail badly: read the
  *   configuration and register the fork handlers. Symbols are bound lazily
- *   (real.h) and the exporter thread starts on the first span;
+ *   (real.h), the exporter thread starts on the first span, and libunwind
+ *   is loaded on the first stack (stack.h);
  * - secure execution (setuid, or /etc/ld.so.preload in a privileged
  *   program): config_load() reads nothing and the shim stays inert;
  * - fork: prepare binds every symbol first (so the child never runs dlsym
- *   under pthread_once) and quiesces the exporter; the child reseeds its id
- *   generators and drops the parent's queue (the parent exports it);
+ *   under pthread_once), lets a load of libunwind in progress finish (a
+ *   child must not inherit a half-done dlopen) and quiesces the exporter;
+ *   the child reseeds its id generators and drops the parent's queue (the
+ *   parent exports it);
  * - exit: the destructor flushes within OTELSHIM_EXIT_FLUSH_TIMEOUT. It runs
  *   after the program's own atexit handlers, so their spans are flushed too.
  */
@@ -26,6 +29,7 @@
 #include "init.h"
 #include "real.h"
 #include "span.h"
+#include "stack.h"
 
 /* TRACESTATE of the environment, which the context points into. */
 static char env_tracestate[TRACESTATE_MAX];
@@ -40,6 +44,7 @@ static void fork_prepare(void)
 {
 	guard_enter();
 	real_bind();
+	stack_atfork_prepare();
 	exporter_atfork_prepare();
 }
 
@@ -73,6 +78,9 @@ __attribute__((constructor)) static void init(void)
 		return;
 	exporter_set_thread_hook(exporter_thread_start);
 	exporter_set_fd_hook(conn_mark_exporter);
+	stack_init(cfg);
+	if (cfg->stack_mode != STACK_OFF)
+		exporter_set_symbolizer(&stack_symbolizer);
 	if (cfg->env_traceparent[0]) {
 		struct span_ctx env;
 		envcarrier_parse(cfg->env_traceparent, cfg->env_tracestate,

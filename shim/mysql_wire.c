@@ -257,7 +257,8 @@ static void client_packet(struct conn *c, const uint8_t *p, size_t n,
 		w->rows = 0;
 		w->resp = RS_FIRST;
 		w->gen = conn_generation;
-		if (!db_begin(&w->op, &w->op.q, NULL))
+		if (!db_begin(&w->op, &w->op.q, NULL, shim_tls.caller,
+			      DB_SPLIT))
 			w->cmd = 0;
 	} else if (p[0] == COM_INIT_DB) {
 		size_t l = (len < n ? len : n) - 1;

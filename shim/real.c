@@ -69,6 +69,10 @@ static void sys_closefrom(int fd)
 			syscall(SYS_close, (int)i);
 	}
 }
+static int sys_pipe2(int fds[2], int f)
+{
+	return (int)syscall(SYS_pipe2, fds, f);
+}
 static ssize_t sys_sendto(int fd, const void *b, size_t n, int f,
 			  const struct sockaddr *a, socklen_t l)
 {
@@ -229,6 +233,7 @@ static void bind_all(void)
 	BIND(dup3, "dup3", sys_dup3, 1);
 	BIND(close_range, "close_range", sys_close_range, 0);
 	BIND(closefrom, "closefrom", sys_closefrom, 0);
+	BIND(pipe2, "pipe2", sys_pipe2, 1);
 	BIND(send, "send", sys_send, 1);
 	BIND(sendto, "sendto", sys_sendto, 1);
 	BIND(sendmsg, "sendmsg", sys_sendmsg, 1);

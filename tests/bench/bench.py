@@ -51,7 +51,7 @@ WRK = shutil.which("wrk")
 VALGRIND = shutil.which("valgrind")
 
 ALL = ["fastpath", "http", "nginx", "nginx-callgrind", "exporter",
-       "startup", "memory", "peer"]
+       "startup", "memory", "peer", "stack"]
 
 # Variables that must not reach a benchmarked program from our caller.
 STRIP_PREFIXES = ("OTEL_", "OTELSHIM_")
@@ -212,6 +212,7 @@ class Bench:
         self.lib = os.path.join(self.build, "shim", "libotelshim.so")
         self.exporter_lib = os.path.join(self.build, "exporter",
                                          "libexporter.a")
+        self.shimcore_lib = os.path.join(self.build, "shim", "libshimcore.a")
         self.bin = os.path.join(self.build, "bench")
         self.tmp = tempfile.mkdtemp(prefix="otelshim-bench-")
         self.rows = []
@@ -273,6 +274,12 @@ class Bench:
                 "-I", os.path.join(ROOT, "exporter"),
                 "-I", os.path.join(self.build, "exporter"),
                 self.exporter_lib, "-lprotobuf-c", "-lpthread"],
+            "stack_bench": [
+                "-I", os.path.join(ROOT, "shim"),
+                "-I", os.path.join(ROOT, "exporter"),
+                "-I", os.path.join(self.build, "exporter"),
+                self.shimcore_lib, self.exporter_lib, "-lprotobuf-c",
+                "-ldl", "-lpthread"],
         }
         for name, extra in progs.items():
             src = os.path.join(HERE, name + ".c")
@@ -782,6 +789,106 @@ http {{
                  "", fmt_num(per), "", "", "info", {"instructions": per})
         self.profiles["exporter: encoding, instructions per span"] = \
             top_functions(funcs)
+
+    # -- stacks and callers (issue 7) --
+
+    def bench_stack(self):
+        """What OTELSHIM_STACKTRACE costs per span on the program's thread
+        (stack_bench.c: the shim's stack code at the bottom of a
+        40-call-deep stack, no preload), and the exporter thread's
+        symbolisation."""
+        n = self.size(200000, 20000)
+        reps = self.reps(3, 1)
+
+        def run(mode, kind="end", k=n, env=None):
+            e = dict(self.base_env)
+            e.update(env or {})
+            return self.run_json([self.prog("stack_bench"), "capture", mode,
+                                  kind, str(k)], e)
+
+        # Wall time of a 32-frame capture: all, taken at the span's end.
+        cap = [run("all") for _ in range(reps)]
+        base = [run("none") for _ in range(reps)]
+        per = [(r["cpu_ns"] - b["cpu_ns"]) / n for r, b in zip(cap, base)]
+        first = [r["first_ns"] for r in cap]
+        self.row("stacks", f"capture of a {cap[0]['frames']}-frame stack "
+                 f"(mode all), thread CPU per span ({n:,} spans)", "",
+                 fmt_val(per, " µs", 1e-3), plus(fmt_val(per, " µs", 1e-3)),
+                 "≤ 2 µs", "met" if median(per) <= 2000 and
+                 cap[0]["frames"] == 32 else "FAILS",
+                 {"per_span_ns": per, "runs": cap, "baseline": base})
+        self.row("stacks", "first capture of a process (libunwind loaded, "
+                 "its caches cold)", "", fmt_val(first, " ms", 1e-6), "",
+                 "", "info", {"first_ns": first})
+        short = [run("short") for _ in range(reps)]
+        per_s = [(r["cpu_ns"] - b["cpu_ns"]) / n for r, b in zip(short, base)]
+        self.row("stacks", "an 8-frame capture per span (the alternative "
+                 "for code.function.name)", "", fmt_val(per_s, " µs", 1e-3),
+                 plus(fmt_val(per_s, " µs", 1e-3)), "", "info",
+                 {"per_span_ns": per_s})
+
+        # Deterministic: instructions per span, each mode against no stack
+        # code at all (fast successful spans; code.function.name's return
+        # address is in every mode but off).
+        n1, n2 = self.size(2000, 500), self.size(10000, 2500)
+        d = self.cgdir("stack")
+
+        def instr(mode, kind, env=None):
+            counts = {}
+            for k in (n1, n2):
+                out = os.path.join(d, f"{mode}-{kind}-{k}")
+                e = dict(self.base_env)
+                e.update(env or {})
+                self.run_json(self.valgrind(out) + [
+                    self.prog("stack_bench"), "capture", mode, kind, str(k)],
+                    e)
+                counts[k] = callgrind_sum(callgrind_files(out).values())
+            return counts
+
+        none = instr("none", "end")
+        base_i = (none[n2][0] - none[n1][0]) / (n2 - n1)
+        variants = [("off", "end", None), ("errors", "end", None),
+                    ("slow", "end", None), ("all", "end", None),
+                    ("errors", "end", {"FAIL": "1"}),
+                    ("slow", "split", None), ("all", "split", None),
+                    ("short", "end", None)]
+        labels = {"end": "a span ending in its call (a query)",
+                  "split": "a span ending in a later call (an HTTP "
+                           "exchange)"}
+        for mode, kind, env in variants:
+            c = instr(mode, kind, env)
+            added, funcs = marginal(c[n1], c[n2], none[n1], none[n2],
+                                    n2 - n1)
+            what = labels[kind] + (", failed" if env else ", fast, fine")
+            if mode == "short":
+                what = "an 8-frame capture per span"
+            budget, verdict = "", "info"
+            if mode == "off":
+                budget = "0"
+                verdict = "met" if added < 0.5 else "FAILS"
+            self.row("stacks", f"OTELSHIM_STACKTRACE={mode}: instructions "
+                     f"per span, {what} (callgrind)", fmt_num(base_i),
+                     fmt_num(base_i + added), plus(fmt_num(added)), budget,
+                     verdict, {"base": base_i, "added": added})
+            if mode == "all" and kind == "end":
+                self.profiles["stacks: instructions per 32-frame capture"] = \
+                    top_functions(funcs)
+
+        # The exporter thread: symbolisation per span (addresses already
+        # seen: the cache's case).
+        k = self.size(2000, 300)
+        sym = [self.run_json([self.prog("stack_bench"), "symbolize", str(k)],
+                             self.base_env) for _ in range(reps)]
+        caller = [r["caller_cpu_ns"] / k for r in sym]
+        stack = [r["stack_cpu_ns"] / k for r in sym]
+        self.row("stacks", "exporter thread: code.function.name from a "
+                 "return address, CPU per span", "",
+                 fmt_val(caller, " µs", 1e-3), "", "", "info",
+                 {"per_span_ns": caller})
+        self.row("stacks", f"exporter thread: a {sym[0]['frames']}-frame "
+                 f"code.stacktrace ({sym[0]['text_bytes']:,} bytes), CPU per "
+                 "span", "", fmt_val(stack, " µs", 1e-3), "", "", "info",
+                 {"per_span_ns": stack})
 
     # -- start-up --
 

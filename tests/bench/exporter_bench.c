@@ -121,7 +121,7 @@ static int encode(long spans)
 	struct otlp_buf out = {0};	/* reused, as the exporter does */
 	while (done < spans) {
 		size_t n = spans - done < BATCH ? (size_t)(spans - done) : BATCH;
-		if (otlp_encode(&res, batch, n, 0, 128, &out) < 0) {
+		if (otlp_encode(&res, batch, NULL, n, 0, 128, &out) < 0) {
 			fprintf(stderr, "exporter_bench: encoding failed\n");
 			return 1;
 		}

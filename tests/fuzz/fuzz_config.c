@@ -3,9 +3,10 @@
  * variables (shim/config.h, config_parse with a lookup function).
  *
  * Input: records separated by NUL bytes (an environment value cannot hold
- * one). The first byte of a record names the variable (its value modulo 32
- * indexes the table below: '@' is 0, 'A' is 1, ...), the rest is the value;
- * the last record for a name wins.
+ * one). The first byte of a record names the variable (its value modulo 64
+ * indexes the table below: '@' is 0, 'A' is 1, ..., '`' is 32, 'a' is 33;
+ * from 34 on, 32 less: 'b' is 2 again), the rest is the value; the last
+ * record for a name wins.
  *
  * Besides crashes and sanitizer reports, it traps on broken contracts:
  *   - every field ends in its valid range (enums, ports, ratios, queue and
@@ -14,6 +15,7 @@
  *     whatever the input;
  *   - integers take the value when it is a plain decimal in range and the
  *     default otherwise; the signal-specific and span-specific variables win;
+ *   - OTELSHIM_STACKTRACE is its value matched without case, else errors;
  *   - the warnings returned are bounded (one or two per variable set, one
  *     per entry of OTEL_PROPAGATORS), every one is a log line
  *     "otelshim[...]: ..." when the log level lets warnings through, none
@@ -34,6 +36,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -46,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* Every variable config.c reads, and one it must not care about. */
-static const char *const names[32] = {
+static const char *const names[34] = {
 	"OTEL_UNRELATED",			/* '@' */
 	"OTEL_LOG_LEVEL",			/* 'A' */
 	"OTEL_SDK_DISABLED",
@@ -79,9 +82,11 @@ static const char *const names[32] = {
 	"TRACESTATE",
 	"OTEL_SERVICE_NAME",			/* '^' */
 	"OTEL_RESOURCE_ATTRIBUTES",
+	"OTELSHIM_STACKTRACE",			/* '`' */
+	"OTELSHIM_STACKTRACE_SLOW_MS",		/* 'a' */
 };
 
-#define N_NAMES 32
+#define N_NAMES 34
 #define HEADERS 12
 #define TRACES_HEADERS 13
 
@@ -103,6 +108,14 @@ static const char *lookup(const char *name)
 	/* config.c may only ask for the names it documents */
 	CHECK(i > 0);
 	return values[i];
+}
+
+/* The table index a record's first byte names (see the top). */
+static int name_index(unsigned char b)
+{
+	int i = b % 64;
+
+	return i < N_NAMES ? i : i - 32;
 }
 
 /* A set (non-empty) value, or NULL: empty means unset. */
@@ -255,6 +268,15 @@ static void check_ranges(const struct config *c)
 			      "OTEL_ATTRIBUTE_COUNT_LIMIT"), 128, 0));
 	CHECK(c->db_connect_threshold_ms ==
 	      want_uint(val_of("OTELSHIM_DB_CONNECT_THRESHOLD"), 100, 0));
+	CHECK(c->stack_slow_ms ==
+	      want_uint(val_of("OTELSHIM_STACKTRACE_SLOW_MS"), 500, 0));
+	static const char *const modes[] = {"off", "errors", "slow", "all"};
+	const char *sm = val_of("OTELSHIM_STACKTRACE");
+	enum stack_mode want_mode = STACK_ERRORS;
+	for (int i = 0; sm && i < 4; i++)
+		if (!strcasecmp(sm, modes[i]))
+			want_mode = (enum stack_mode)i;
+	CHECK(c->stack_mode == want_mode);
 
 	/* strings copied whole, or (too long) cut or dropped, never garbage */
 	const char *ra = val_of("OTEL_RESOURCE_ATTRIBUTES");
@@ -332,7 +354,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (char *p = buf; p < buf + size;) {
 		size_t n = strlen(p);
 		if (n)
-			values[(unsigned char)p[0] % N_NAMES] = p + 1;
+			values[name_index((unsigned char)p[0])] = p + 1;
 		p += n + 1;
 	}
 

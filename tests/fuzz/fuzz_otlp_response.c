@@ -19,11 +19,16 @@
  *     state, link, and attributes: the first count_limit, string values cut
  *     to value_len_limit characters without splitting a UTF-8 sequence,
  *     and dropped_attributes_count = the record's own drops + the cut ones;
+ *     then the code.* attributes of the span's span_code (function, stack)
+ *     within what the count limit leaves; the exception event (one at
+ *     most, its time, name, exception.type/message/stacktrace under the
+ *     same limits, its own drop count) and dropped_events_count;
  *     every string is valid UTF-8 (the bytes of an ill-formed sequence
  *     become '?', SPEC.md 4 / exporter/otlp.c).
  *
  *     scripts/fuzz otlp_response 60
  */
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -151,9 +156,15 @@ static void check_record(const struct span_record *r)
 {
 	CHECK(r->arena_used <= SPAN_ARENA_SIZE);
 	CHECK(r->n_attrs <= SPAN_MAX_ATTRS);
+	CHECK(r->n_frames <= SPAN_MAX_FRAMES);
 	check_str(r, r->name);
 	check_str(r, r->status_message);
 	check_str(r, r->trace_state);
+	if (r->has_exception) {
+		check_str(r, r->exception.type);
+		check_str(r, r->exception.message);
+		CHECK(r->exception.type.len || r->exception.message.len);
+	}
 	for (int i = 0; i < r->n_attrs; i++)
 		if (r->attrs[i].type == SPAN_ATTR_STRING)
 			check_str(r, (struct span_str){r->attrs[i].off,
@@ -216,6 +227,56 @@ static void build_record(struct reader *rd, struct span_record *r)
 		}
 		}
 		check_record(r);
+	}
+	/* exception events: none, one, or more (the later ones dropped) */
+	int n_ev = u8(rd) % 4;
+	for (int i = 0; i < n_ev && rd->n; i++) {
+		size_t tl, ml;
+		static char type[2048];
+		s = str(rd, &tl);
+		memcpy(type, s, tl);
+		s = str(rd, &ml);
+		int had = r->has_exception;
+		uint16_t used = r->arena_used, dropped = r->dropped_events;
+		int ret = span_record_set_exception(r, u64(rd), type, tl, s, ml);
+		CHECK(ret == 0 || ret == -ENOSPC);
+		CHECK(ret == 0 ? !had && r->has_exception
+			       : r->arena_used == used &&
+					 r->dropped_events == dropped + 1 &&
+					 r->has_exception == had);
+		check_record(r);
+	}
+	uint64_t frames[SPAN_MAX_FRAMES + 4];
+	unsigned nf = u8(rd) % (SPAN_MAX_FRAMES + 4);
+	for (unsigned i = 0; i < nf; i++)
+		frames[i] = u64(rd);
+	span_record_set_frames(r, frames, nf);
+	check_record(r);
+}
+
+/*
+ * A span's text from its addresses, as the symbolizer would give it:
+ * a function name and a stack, each present or not, from the input.
+ */
+static void build_code(struct reader *rd, struct span_code *c, char *buf)
+{
+	const char *s;
+	size_t len;
+
+	memset(c, 0, sizeof(*c));
+	uint8_t which = u8(rd);
+	if (which & 1) {
+		s = str(rd, &len);
+		memcpy(buf, s, len);
+		c->function = buf;
+		c->function_len = (uint32_t)len;
+		buf += len;
+	}
+	if (which & 2) {
+		s = str(rd, &len);
+		memcpy(buf, s, len);
+		c->stacktrace = buf;
+		c->stacktrace_len = (uint32_t)len;
 	}
 }
 
@@ -300,9 +361,19 @@ static int zero(const uint8_t *b, size_t n)
 	return 1;
 }
 
+/* A key and string value, cut to the length limit. */
+static void check_kv_str(const Otelshim__Otlp__KeyValue *kv, const char *key,
+			 const char *s, size_t n, uint32_t len_limit)
+{
+	CHECK(!strcmp(kv->key, key) && kv->value);
+	CHECK(kv->value->value_case == ANY(STRING_VALUE));
+	check_text(kv->value->string_value, s,
+		   len_limit ? utf8_cut(s, n, len_limit) : n);
+}
+
 static void check_span(const Otelshim__Otlp__Span *sp,
-		       const struct span_record *r, uint32_t len_limit,
-		       uint32_t count_limit)
+		       const struct span_record *r, const struct span_code *c,
+		       uint32_t len_limit, uint32_t count_limit)
 {
 	check_bytes(sp->trace_id, r->trace_id, 16);
 	check_bytes(sp->span_id, r->span_id, 8);
@@ -335,9 +406,64 @@ static void check_span(const Otelshim__Otlp__Span *sp,
 		CHECK(sp->links[0]->flags == r->link_flags);
 	}
 	size_t keep = r->n_attrs < count_limit ? r->n_attrs : count_limit;
-	CHECK(sp->n_attributes == keep);
+	/* then the code attributes, in the room left */
+	const char *ck[2], *cv[2];
+	size_t cl[2], nc = 0, code_drop = 0;
+	if (c && c->function) {
+		ck[nc] = "code.function.name";
+		cv[nc] = c->function;
+		cl[nc++] = c->function_len;
+	}
+	if (c && c->stacktrace) {
+		ck[nc] = "code.stacktrace";
+		cv[nc] = c->stacktrace;
+		cl[nc++] = c->stacktrace_len;
+	}
+	size_t room = count_limit - keep;
+	if (nc > room) {
+		code_drop = nc - room;
+		nc = room;
+	}
+	CHECK(sp->n_attributes == keep + nc);
 	CHECK(sp->dropped_attributes_count ==
-	      (uint32_t)r->dropped_attrs + (uint32_t)(r->n_attrs - keep));
+	      (uint32_t)r->dropped_attrs + (uint32_t)(r->n_attrs - keep) +
+		      (uint32_t)code_drop);
+	for (size_t i = 0; i < nc; i++)
+		check_kv_str(sp->attributes[keep + i], ck[i], cv[i], cl[i],
+			     len_limit);
+	/* the exception event */
+	CHECK(sp->dropped_events_count == r->dropped_events);
+	if (!r->has_exception) {
+		CHECK(sp->n_events == 0);
+	} else {
+		CHECK(sp->n_events == 1);
+		const Otelshim__Otlp__Span__Event *e = sp->events[0];
+		CHECK(e->time_unix_nano == r->exception.time_ns);
+		CHECK(!strcmp(e->name, "exception"));
+		const char *ek[3], *ev[3];
+		size_t el[3], ne = 0;
+		if (r->exception.type.len) {
+			ek[ne] = "exception.type";
+			ev[ne] = span_record_str(r, r->exception.type);
+			el[ne++] = r->exception.type.len;
+		}
+		if (r->exception.message.len) {
+			ek[ne] = "exception.message";
+			ev[ne] = span_record_str(r, r->exception.message);
+			el[ne++] = r->exception.message.len;
+		}
+		if (c && c->stacktrace) {
+			ek[ne] = "exception.stacktrace";
+			ev[ne] = c->stacktrace;
+			el[ne++] = c->stacktrace_len;
+		}
+		size_t ekeep = ne < count_limit ? ne : count_limit;
+		CHECK(e->n_attributes == ekeep);
+		CHECK(e->dropped_attributes_count == ne - ekeep);
+		for (size_t i = 0; i < ekeep; i++)
+			check_kv_str(e->attributes[i], ek[i], ev[i], el[i],
+				     len_limit);
+	}
 	for (size_t i = 0; i < keep; i++) {
 		const struct span_attr *a = &r->attrs[i];
 		const Otelshim__Otlp__KeyValue *kv = sp->attributes[i];
@@ -372,6 +498,8 @@ static void check_span(const Otelshim__Otlp__Span *sp,
 static void check_encode(const uint8_t *data, size_t size)
 {
 	static struct span_record recs[16];
+	static struct span_code codes[16];
+	static char code_text[16][4096];
 	static struct resource res;
 	const struct span_record *spans[16];
 	struct reader rd = {data, size};
@@ -405,10 +533,14 @@ static void check_encode(const uint8_t *data, size_t size)
 		else
 			build_record(&rd, &recs[i]);
 		spans[i] = &recs[i];
+		build_code(&rd, &codes[i], code_text[i]);
 	}
+	/* the codes, or none at all */
+	int with_codes = n && (u8(&rd) & 1);
 
 	struct otlp_buf b = {0};
-	CHECK(otlp_encode(&res, spans, n, len_limit, count_limit, &b) == 0);
+	CHECK(otlp_encode(&res, spans, with_codes ? codes : NULL, n, len_limit,
+			  count_limit, &b) == 0);
 	out = b.data;
 	out_len = b.len;
 	Otelshim__Otlp__ExportTraceServiceRequest *req =
@@ -436,7 +568,9 @@ static void check_encode(const uint8_t *data, size_t size)
 	CHECK(ss->scope && !strcmp(ss->scope->name, "otelshim"));
 	CHECK(ss->n_spans == n);
 	for (size_t i = 0; i < n; i++)
-		check_span(ss->spans[i], &recs[i], len_limit, count_limit);
+		check_span(ss->spans[i], &recs[i],
+			   with_codes ? &codes[i] : NULL, len_limit,
+			   count_limit);
 	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
 	otlp_buf_free(&b);
 }

@@ -146,6 +146,8 @@ static void assert_defaults(void)
 	ck_assert_str_eq(e->resource_attributes, "");
 	ck_assert_str_eq(cfg.env_traceparent, "");
 	ck_assert_str_eq(cfg.env_tracestate, "");
+	ck_assert_int_eq(cfg.stack_mode, STACK_ERRORS);
+	ck_assert_uint_eq(cfg.stack_slow_ms, 500);
 }
 
 START_TEST(defaults)
@@ -185,6 +187,8 @@ static const char *const all_vars[] = {
 	"OTEL_ATTRIBUTE_COUNT_LIMIT",
 	"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
 	"OTELSHIM_EXIT_FLUSH_TIMEOUT",
+	"OTELSHIM_STACKTRACE",
+	"OTELSHIM_STACKTRACE_SLOW_MS",
 	"TRACEPARENT",
 	"TRACESTATE",
 };
@@ -259,6 +263,7 @@ static const char *const number_vars[] = {
 	"OTELSHIM_EXIT_FLUSH_TIMEOUT",
 	"OTEL_ATTRIBUTE_COUNT_LIMIT",
 	"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+	"OTELSHIM_STACKTRACE_SLOW_MS",
 };
 #define N_NUMBER_VARS (sizeof(number_vars) / sizeof(number_vars[0]))
 
@@ -290,6 +295,8 @@ static uint32_t number_field(const char *name)
 		return e->attr_count_limit;
 	if (!strcmp(name, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"))
 		return e->attr_value_length_limit;
+	if (!strcmp(name, "OTELSHIM_STACKTRACE_SLOW_MS"))
+		return cfg.stack_slow_ms;
 	ck_abort_msg("no field for %s", name);
 	return 0;
 }
@@ -853,6 +860,54 @@ START_TEST(log_level)
 }
 END_TEST
 
+/* ---- stacks (OTELSHIM_STACKTRACE) ------------------------------------------ */
+
+static const struct {
+	const char *value;
+	enum stack_mode mode;
+	int warnings;
+} stack_modes[] = {
+	{"off", STACK_OFF, 0},	     {"errors", STACK_ERRORS, 0},
+	{"slow", STACK_SLOW, 0},     {"all", STACK_ALL, 0},
+	{"ALL", STACK_ALL, 0},	     {"Off", STACK_OFF, 0},
+	{"sometimes", STACK_ERRORS, 1}, {"error", STACK_ERRORS, 1},
+	{"none", STACK_ERRORS, 1},   {"1", STACK_ERRORS, 1},
+	{" all", STACK_ERRORS, 1},   {"all,slow", STACK_ERRORS, 1},
+};
+
+START_TEST(stack_mode)
+{
+	env_set("OTELSHIM_STACKTRACE", stack_modes[_i].value);
+	ck_assert_int_eq(parse(), stack_modes[_i].warnings);
+	ck_assert_int_eq(cfg.stack_mode, stack_modes[_i].mode);
+	if (stack_modes[_i].warnings) {
+		/* one line, naming the variable and echoing the value */
+		ck_assert_ptr_nonnull(strstr(logged(), "OTELSHIM_STACKTRACE="));
+		ck_assert_ptr_nonnull(strstr(logged(), stack_modes[_i].value));
+		ck_assert_ptr_null(strchr(strchr(logged(), '\n') + 1, '\n'));
+	} else {
+		ck_assert_str_eq(logged(), "");
+	}
+}
+END_TEST
+
+START_TEST(stack_slow_ms)
+{
+	env_set("OTELSHIM_STACKTRACE_SLOW_MS", "0");
+	ck_assert_int_eq(parse(), 0);
+	ck_assert_uint_eq(cfg.stack_slow_ms, 0);
+	env_set("OTELSHIM_STACKTRACE_SLOW_MS", " 1500 ");
+	ck_assert_int_eq(parse(), 0);
+	ck_assert_uint_eq(cfg.stack_slow_ms, 1500);
+	/* the threshold does not need the mode to be slow */
+	env_set("OTELSHIM_STACKTRACE", "all");
+	env_set("OTELSHIM_STACKTRACE_SLOW_MS", "-1");
+	ck_assert_int_eq(parse(), 1);
+	ck_assert_uint_eq(cfg.stack_slow_ms, 500);
+	ck_assert_int_eq(cfg.stack_mode, STACK_ALL);
+}
+END_TEST
+
 /* ---- samplers (SPEC.md 1.2, 7) ------------------------------------------- */
 
 static const struct {
@@ -1224,6 +1279,12 @@ Suite *unit_suite(void)
 	tcase_add_test(t, otlp_timeout);
 	tcase_add_test(t, otlp_timeout_bad);
 	tcase_add_test(t, attribute_limits);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("stacks");
+	tcase_add_checked_fixture(t, capture_setup, capture_teardown);
+	LOOP(t, stack_mode, stack_modes);
+	tcase_add_test(t, stack_slow_ms);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("exporter");

@@ -1,7 +1,8 @@
 /*
  * test_console.c - the waterfall: one header per trace in order of first
  * span, children under their parents, bars placed in the trace's time, the
- * key attributes and errors shown, roots with remote parents marked.
+ * key attributes and errors shown, roots with remote parents marked, the
+ * calling function and exception events.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,8 @@ static void span(struct span_record *r, uint8_t trace, uint8_t id,
 }
 
 /* Run console_print into a pipe; return the text (caller frees). */
-static char *render(const struct span_record *const *spans, size_t n)
+static char *render_codes(const struct span_record *const *spans,
+			  const struct span_code *codes, size_t n)
 {
 	int p[2];
 	static char buf[65536];
@@ -37,13 +39,18 @@ static char *render(const struct span_record *const *spans, size_t n)
 	ssize_t k;
 
 	ck_assert_int_eq(pipe(p), 0);
-	console_print(p[1], &res, spans, n);
+	console_print(p[1], &res, spans, codes, n);
 	close(p[1]);
 	while ((k = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
 		len += (size_t)k;
 	close(p[0]);
 	buf[len] = '\0';
 	return strdup(buf);
+}
+
+static char *render(const struct span_record *const *spans, size_t n)
+{
+	return render_codes(spans, NULL, n);
 }
 
 static void setup(void)
@@ -167,6 +174,52 @@ START_TEST(zero_length_and_nothing)
 }
 END_TEST
 
+/*
+ * The caller as "in FUNCTION" on the span's line; an exception event on a
+ * line of its own under the span's name: type, the first line of the
+ * message, the stack's depth.
+ */
+START_TEST(function_and_exception)
+{
+	setup();
+	span(&recs[0], 6, 0x61, 0, 0, 4, SPAN_KIND_CLIENT, "SELECT nosuch");
+	recs[0].status = SPAN_STATUS_ERROR;
+	const char *m = "relation \"nosuch\" does not exist\n\tsecond line";
+	ck_assert_int_eq(span_record_set_exception(&recs[0], recs[0].end_ns,
+						   "42P01", 5, m, strlen(m)),
+			 0);
+	uint64_t frames[3] = {0x1000, 0x2000, 0x3000};
+	span_record_set_frames(&recs[0], frames, 3);
+	span(&recs[1], 6, 0x62, 0x61, 1, 2, SPAN_KIND_CLIENT, "GET");
+	ck_assert_int_eq(span_record_set_exception(&recs[1], recs[1].end_ns,
+						   NULL, 0, "reset", 5),
+			 0);
+	struct span_code codes[2] = {
+		{.function = "run_query", .function_len = 9},
+		{0},
+	};
+	const struct span_record *in[] = {&recs[0], &recs[1]};
+	char *out = render_codes(in, codes, 2);
+
+	const char *l1 = line_with(out, "SELECT nosuch  CLIENT", 0);
+	ck_assert_ptr_nonnull(l1);
+	ck_assert_ptr_nonnull(strstr(l1, "in run_query\n"));
+	const char *e1 = strchr(l1, '\n') + 1;
+	const char *want = "exception 42P01: relation \"nosuch\" does not "
+			   "exist (stack: 3 frames)\n";
+	ck_assert_ptr_eq(strstr(e1, want), e1 + strspn(e1, " "));
+	/* under the name: as far in as the span's name */
+	ck_assert_int_eq(strspn(e1, " "), strstr(l1, "SELECT") - l1);
+	const char *l2 = line_with(out, "`- GET  CLIENT", 0);
+	ck_assert_ptr_nonnull(l2);
+	ck_assert_ptr_null(strstr(l2, " in "));
+	const char *e2 = strchr(l2, '\n') + 1;
+	ck_assert_int_eq(strspn(e2, " "), strstr(l2, "GET") - l2);
+	ck_assert(!strncmp(e2 + strspn(e2, " "), "exception reset\n", 16));
+	free(out);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("console");
@@ -176,6 +229,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, remote_and_missing_parents);
 	tcase_add_test(tc, id_cycle_still_printed);
 	tcase_add_test(tc, zero_length_and_nothing);
+	tcase_add_test(tc, function_and_exception);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,6 +6,7 @@
  * The integration tests decode the same bytes with an implementation that
  * shares nothing with our .proto; these tests pin the details cheaply.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,12 +56,13 @@ static void make_resource(void)
 }
 
 static Otelshim__Otlp__ExportTraceServiceRequest *
-encode_decode(const struct span_record *const *spans, size_t n, uint32_t len,
-	      uint32_t count, uint8_t **buf, size_t *blen)
+encode_decode_codes(const struct span_record *const *spans,
+		    const struct span_code *codes, size_t n, uint32_t len,
+		    uint32_t count, uint8_t **buf, size_t *blen)
 {
 	struct otlp_buf b = {0};
 
-	ck_assert_int_eq(otlp_encode(&res, spans, n, len, count, &b), 0);
+	ck_assert_int_eq(otlp_encode(&res, spans, codes, n, len, count, &b), 0);
 	*buf = b.data;
 	*blen = b.len;
 	Otelshim__Otlp__ExportTraceServiceRequest *req =
@@ -68,6 +70,22 @@ encode_decode(const struct span_record *const *spans, size_t n, uint32_t len,
 								     *buf);
 	ck_assert_ptr_nonnull(req);
 	return req;
+}
+
+static Otelshim__Otlp__ExportTraceServiceRequest *
+encode_decode(const struct span_record *const *spans, size_t n, uint32_t len,
+	      uint32_t count, uint8_t **buf, size_t *blen)
+{
+	return encode_decode_codes(spans, NULL, n, len, count, buf, blen);
+}
+
+static const Otelshim__Otlp__AnyValue *
+find_kv(Otelshim__Otlp__KeyValue **kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kv[i]->key, key))
+			return kv[i]->value;
+	return NULL;
 }
 
 static const Otelshim__Otlp__AnyValue *
@@ -402,6 +420,205 @@ START_TEST(responses)
 }
 END_TEST
 
+static const char STACK[] =
+	"#0 0x55d0c2a1b2c3 issue_query+0x1c (/srv/prog+0x12c3)\n"
+	"#1 0x55d0c2a1b400 main+0x40 (/srv/prog+0x1400)";
+
+/*
+ * The exception event (Span.events 11: time 1, name 2, attributes 3) with
+ * its type, message and the span's stack; the code.* attributes after the
+ * record's own.
+ */
+START_TEST(exception_event_and_code)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);
+	ck_assert_int_eq(span_record_set_exception(&rec, 1700000000200000000ull,
+						   "42P01", 5, "no table", 8),
+			 0);
+	struct span_code code = {"issue_query", STACK, 11, sizeof(STACK) - 1};
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode_codes(one, &code, 1, 0, 128, &buf, &len);
+	Otelshim__Otlp__Span *s = req->resource_spans[0]->scope_spans[0]->spans[0];
+
+	ck_assert_uint_eq(s->n_attributes, 7);
+	ck_assert_str_eq(s->attributes[5]->key, "code.function.name");
+	ck_assert_str_eq(s->attributes[5]->value->string_value, "issue_query");
+	ck_assert_str_eq(s->attributes[6]->key, "code.stacktrace");
+	ck_assert_str_eq(s->attributes[6]->value->string_value, STACK);
+	ck_assert_uint_eq(s->dropped_attributes_count, 0);
+	ck_assert_uint_eq(s->n_events, 1);
+	Otelshim__Otlp__Span__Event *e = s->events[0];
+	ck_assert_str_eq(e->name, "exception");
+	ck_assert_uint_eq(e->time_unix_nano, 1700000000200000000ull);
+	ck_assert_uint_eq(e->n_attributes, 3);
+	ck_assert_str_eq(find_kv(e->attributes, 3, "exception.type")->string_value,
+			 "42P01");
+	ck_assert_str_eq(find_kv(e->attributes, 3,
+				 "exception.message")->string_value,
+			 "no table");
+	ck_assert_str_eq(find_kv(e->attributes, 3,
+				 "exception.stacktrace")->string_value,
+			 STACK);
+	ck_assert_uint_eq(e->dropped_attributes_count, 0);
+	ck_assert_uint_eq(s->dropped_events_count, 0);
+	/* the status and the link still decode after the event */
+	ck_assert_int_eq(s->status->code, 2);
+	ck_assert_str_eq(s->status->message, "boom");
+
+	/* raw: the event field (11, 0x5a) and its time (1, fixed64, 0x09) */
+	uint8_t time_field[9] = {0x09};
+	uint64_t t = 1700000000200000000ull;
+	for (int i = 0; i < 8; i++)
+		time_field[1 + i] = (uint8_t)(t >> (8 * i));
+	ck_assert(contains(buf, len, time_field, sizeof(time_field)));
+	uint8_t name_field[] = {0x12, 9, 'e', 'x', 'c', 'e', 'p', 't', 'i',
+				'o', 'n'};
+	ck_assert(contains(buf, len, name_field, sizeof(name_field)));
+	ck_assert(contains(buf, len, "\x5a", 1));
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+/* Only a message, no stack (no codes): two of the attributes. */
+START_TEST(exception_message_only)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);
+	ck_assert_int_eq(span_record_set_exception(&rec, 5, NULL, 0, "refused",
+						   7),
+			 0);
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(one, 1, 0, 128, &buf, &len);
+	Otelshim__Otlp__Span *s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(s->n_attributes, 5);
+	ck_assert_uint_eq(s->n_events, 1);
+	ck_assert_uint_eq(s->events[0]->n_attributes, 1);
+	ck_assert_str_eq(s->events[0]->attributes[0]->key, "exception.message");
+	ck_assert_str_eq(s->events[0]->attributes[0]->value->string_value,
+			 "refused");
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+/*
+ * One event per record: a second one, one with nothing to say, and one
+ * that does not fit in the arena are counted in dropped_events_count
+ * (12), the arena unchanged.
+ */
+START_TEST(dropped_events)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+	static char big[SPAN_ARENA_SIZE];
+
+	make_resource();
+	make_span(&rec);
+	uint16_t used = rec.arena_used;
+	memset(big, 'm', sizeof(big));
+	ck_assert_int_eq(span_record_set_exception(&rec, 1, "t", 1, big,
+						   sizeof(big)),
+			 -ENOSPC);
+	ck_assert_uint_eq(rec.arena_used, used);
+	ck_assert_uint_eq(rec.has_exception, 0);
+	ck_assert_int_eq(span_record_set_exception(&rec, 1, NULL, 0, NULL, 0),
+			 -ENOSPC);
+	ck_assert_int_eq(span_record_set_exception(&rec, 1, "a", 1, "b", 1), 0);
+	ck_assert_int_eq(span_record_set_exception(&rec, 2, "c", 1, "d", 1),
+			 -ENOSPC);
+	ck_assert_uint_eq(rec.dropped_events, 3);
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode(one, 1, 0, 128, &buf, &len);
+	Otelshim__Otlp__Span *s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(s->n_events, 1);
+	ck_assert_str_eq(s->events[0]->attributes[0]->value->string_value, "a");
+	ck_assert_uint_eq(s->dropped_events_count, 3);
+	uint8_t field[] = {0x60, 3};
+	ck_assert(contains(buf, len, field, 2));
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
+/*
+ * The limits apply to the code.* attributes (after the record's own, in
+ * the same count) and to the event's attributes (their own count): a long
+ * stack is cut to the value length limit.
+ */
+START_TEST(code_attributes_and_limits)
+{
+	const struct span_record *one[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);	/* 5 attributes */
+	ck_assert_int_eq(span_record_set_exception(&rec, 9, "T", 1, "M", 1), 0);
+	struct span_code code = {"fn", STACK, 2, sizeof(STACK) - 1};
+
+	/* room for one more: the function; the stack is dropped */
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode_codes(one, &code, 1, 0, 6, &buf, &len);
+	Otelshim__Otlp__Span *s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(s->n_attributes, 6);
+	ck_assert_str_eq(s->attributes[5]->key, "code.function.name");
+	ck_assert_uint_eq(s->dropped_attributes_count, 1);
+	ck_assert_uint_eq(s->events[0]->n_attributes, 3);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+
+	/* a count limit of 2: the record's first two, no code; the event
+	   keeps two of its three */
+	req = encode_decode_codes(one, &code, 1, 0, 2, &buf, &len);
+	s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(s->n_attributes, 2);
+	ck_assert_uint_eq(s->dropped_attributes_count, 3 + 2);
+	ck_assert_uint_eq(s->events[0]->n_attributes, 2);
+	ck_assert_uint_eq(s->events[0]->dropped_attributes_count, 1);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+
+	/* a value length limit of 10 characters cuts the stack, both times */
+	req = encode_decode_codes(one, &code, 1, 10, 128, &buf, &len);
+	s = req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_str_eq(find(s, "code.stacktrace")->string_value,
+			 "#0 0x55d0c");
+	ck_assert_str_eq(find_kv(s->events[0]->attributes,
+				 s->events[0]->n_attributes,
+				 "exception.stacktrace")->string_value,
+			 "#0 0x55d0c");
+	ck_assert_uint_eq(s->dropped_attributes_count, 0);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+
+	/* codes for some spans of a batch only */
+	static struct span_record two;
+	make_span(&two);
+	const struct span_record *both[2] = {&rec, &two};
+	struct span_code codes[2] = {{0}, code};
+	req = encode_decode_codes(both, codes, 2, 0, 128, &buf, &len);
+	Otelshim__Otlp__ScopeSpans *ss = req->resource_spans[0]->scope_spans[0];
+	ck_assert_ptr_null(find(ss->spans[0], "code.function.name"));
+	ck_assert_uint_eq(ss->spans[0]->events[0]->n_attributes, 2);
+	ck_assert_str_eq(find(ss->spans[1], "code.function.name")->string_value,
+			 "fn");
+	ck_assert_uint_eq(ss->spans[1]->n_events, 0);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("otlp");
@@ -416,6 +633,10 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, full_records_large_batch);
 	tcase_add_test(tc, empty_batch_is_valid);
 	tcase_add_test(tc, responses);
+	tcase_add_test(tc, exception_event_and_code);
+	tcase_add_test(tc, exception_message_only);
+	tcase_add_test(tc, dropped_events);
+	tcase_add_test(tc, code_attributes_and_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

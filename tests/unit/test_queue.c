@@ -291,6 +291,34 @@ START_TEST(full_record_copied)
 }
 END_TEST
 
+/* The frames of a stack, which live after the arena, are copied too. */
+START_TEST(frames_copied)
+{
+	struct queue q;
+	uint64_t frames[SPAN_MAX_FRAMES];
+
+	ck_assert_int_eq(queue_init(&q, 2), 0);
+	for (int i = 0; i < SPAN_MAX_FRAMES; i++)
+		frames[i] = 0x7f0000001000ull + (uint64_t)i * 16;
+	make_record(&rec, 1, 1);
+	rec.caller = 0x401234;
+	span_record_set_frames(&rec, frames, SPAN_MAX_FRAMES + 5);
+	ck_assert_uint_eq(rec.n_frames, SPAN_MAX_FRAMES);
+	ck_assert_int_eq(queue_push(&q, &rec), 0);
+	memset(&rec, 0xee, sizeof(rec));
+	const struct span_record *r = queue_peek(&q, 0);
+	check_record(r, 1, 1);
+	ck_assert_uint_eq(r->caller, 0x401234);
+	ck_assert_uint_eq(r->n_frames, SPAN_MAX_FRAMES);
+	ck_assert(!memcmp(r->frames, frames, sizeof(frames)));
+	/* a record without frames next in the slot: none */
+	queue_release(&q, 1);
+	make_record(&rec, 1, 2);
+	ck_assert_int_eq(queue_push(&q, &rec), 0);
+	ck_assert_uint_eq(queue_peek(&q, 0)->n_frames, 0);
+}
+END_TEST
+
 /*
  * A slot reused for a smaller record: the copy covers what the new record
  * uses (its strings and attributes), whatever the slot held before.
@@ -642,6 +670,7 @@ Suite *unit_suite(void)
 	tcase_add_test(t, wrap_around);
 	tcase_add_test(t, record_is_copied);
 	tcase_add_test(t, full_record_copied);
+	tcase_add_test(t, frames_copied);
 	tcase_add_test(t, slot_reuse_smaller_record);
 	tcase_add_test(t, reset);
 	tcase_add_test(t, claim_commit);
