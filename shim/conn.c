@@ -101,11 +101,11 @@ static void pool_free(struct conn *c)
 			   __ATOMIC_RELEASE);
 }
 
-struct conn conn_exporter_mark = {.refs = 1, .proto = CONN_PROTO_OTHER};
+struct conn conn_ours_mark = {.refs = 1, .proto = CONN_PROTO_OTHER};
 
 static void release(struct conn *c)
 {
-	if (c == &conn_exporter_mark)
+	if (c == &conn_ours_mark)
 		return;
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		if (c->proto == CONN_PROTO_MYSQL) {
@@ -220,7 +220,7 @@ void conn_untrack_range(unsigned int first, unsigned int last)
 		if (__atomic_load_n(&conn_fd_chunks[ci], __ATOMIC_ACQUIRE))
 			for (unsigned int i = fd; i <= end; i++)
 				if (conn_get((int)i) &&
-				    conn_get((int)i) != &conn_exporter_mark)
+				    conn_get((int)i) != &conn_ours_mark)
 					conn_untrack((int)i);
 		if (end == last)
 			break;
@@ -228,10 +228,10 @@ void conn_untrack_range(unsigned int first, unsigned int last)
 	}
 }
 
-void conn_mark_exporter(int fd, int in_use)
+void conn_mark_ours(int fd, int in_use)
 {
 	struct conn **slot = fd_slot(fd, in_use);
-	struct conn *old, *mark = &conn_exporter_mark;
+	struct conn *old, *mark = &conn_ours_mark;
 
 	if (!slot)
 		return;
@@ -252,7 +252,7 @@ void conn_dup(int oldfd, int newfd)
 	struct conn **slot;
 	struct conn *old;
 
-	if (c == &conn_exporter_mark)
+	if (c == &conn_ours_mark)
 		c = NULL;	/* a copy of our socket is the program's */
 	if (!c) {
 		conn_untrack(newfd);

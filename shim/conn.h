@@ -123,16 +123,16 @@ void conn_dup(int oldfd, int newfd);
 void conn_reset_all(void);
 
 /*
- * The exporter's own socket. Its number carries this mark in the table, so
- * that the program's calls on it leave the hooks' fast path (the mark is
+ * The shim's own descriptors: the exporter's socket and libunwind's pipe
+ * (stack.h). Their numbers carry this mark in the table, so that the
+ * program's calls on them leave the hooks' fast path (the mark is
  * CONN_PROTO_OTHER: nothing is ever parsed) and are refused as on a closed
- * number (hook_socket.c). The mark is only a hint: the hooks ask the
- * exporter whether the number is still its socket before refusing, so a
- * mark left behind (the program closed the socket with a raw system call)
- * costs a check, never a wrong answer. Exporter thread (and the program's
- * thread in dup2, through exporter_fd_yield); never released or freed.
+ * number (hook_socket.c). The mark is only a hint: the hooks ask the owner
+ * whether the number is still its descriptor before refusing, so a mark
+ * left behind (the program closed it with a raw system call) costs a
+ * check, never a wrong answer. Any thread; never released or freed.
  */
-extern struct conn conn_exporter_mark;
-void conn_mark_exporter(int fd, int in_use);
+extern struct conn conn_ours_mark;
+void conn_mark_ours(int fd, int in_use);
 
 #endif

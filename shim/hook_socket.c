@@ -422,19 +422,20 @@ static ssize_t sending(struct conn *c, struct http_send_call *call,
 }
 
 /*
- * The exporter's socket, reached by the program (a number it never opened:
- * a stale descriptor of its own, a loop over every number): the call goes
- * to number -1 instead, so the program gets what a closed number gives
- * (EBADF, from the kernel itself), and our stream stays whole.
+ * The exporter's socket or libunwind's pipe, reached by the program (a
+ * number it never opened: a stale descriptor of its own, a loop over every
+ * number): the call goes to number -1 instead, so the program gets what a
+ * closed number gives (EBADF, from the kernel itself), and our streams
+ * stay whole.
  */
 static __attribute__((noinline, cold)) int refused(int fd)
 {
 	int saved_errno = errno;
 
 	guard_enter();
-	int ours = exporter_fd_owned(fd);
+	int ours = exporter_fd_owned(fd) || stack_fd_owned(fd);
 	if (!ours)
-		conn_mark_exporter(fd, 0);	/* a stale mark */
+		conn_mark_ours(fd, 0);	/* a stale mark */
 	guard_leave();
 	errno = saved_errno;
 	return ours ? -1 : fd;
@@ -454,7 +455,7 @@ static inline struct conn *traced(int *fd)
 	   are still owed: they go out before anything later. */
 	if (__atomic_load_n(&c->proto, __ATOMIC_RELAXED) == CONN_PROTO_OTHER &&
 	    !c->http.pend_len) {
-		if (__builtin_expect(c == &conn_exporter_mark, 0))
+		if (__builtin_expect(c == &conn_ours_mark, 0))
 			*fd = refused(*fd);
 		return NULL;
 	}

@@ -77,7 +77,7 @@ __attribute__((constructor)) static void init(void)
 	if (exporter_init(&cfg->exporter) < 0)
 		return;
 	exporter_set_thread_hook(exporter_thread_start);
-	exporter_set_fd_hook(conn_mark_exporter);
+	exporter_set_fd_hook(conn_mark_ours);
 	stack_init(cfg);
 	if (cfg->stack_mode != STACK_OFF)
 		exporter_set_symbolizer(&stack_symbolizer);

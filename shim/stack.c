@@ -42,6 +42,7 @@
 #include <libunwind.h>
 #endif
 
+#include "conn.h"
 #include "guard.h"
 #include "real.h"
 #include "stack.h"
@@ -334,6 +335,7 @@ void stack_fd_adopt(int fds[2])
 			unw_fd_id[i][1] = (uint64_t)st.st_ino;
 		}
 		__atomic_store_n(&unw_fds[i], fds[i], __ATOMIC_RELEASE);
+		conn_mark_ours(fds[i], 1);
 	}
 	errno = saved_errno;
 }
@@ -350,8 +352,11 @@ void stack_fd_forget(int fd)
 {
 	for (int i = 0; i < 2; i++) {
 		int expected = fd;
-		__atomic_compare_exchange_n(&unw_fds[i], &expected, -1, 0,
-					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		if (fd >= 0 &&
+		    __atomic_compare_exchange_n(&unw_fds[i], &expected, -1, 0,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			conn_mark_ours(fd, 0);
 	}
 }
 

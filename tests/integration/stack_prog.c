@@ -10,7 +10,12 @@
  *                                     each); prints each status (0: the
  *                                     exchange failed), then the three
  *                                     lowest free descriptors
- *                                     ("nextfds 3 4 5")
+ *                                     ("nextfds 3 4 5"), then for each
+ *                                     pipe above 2 (libunwind's, which
+ *                                     the program never opened) what a
+ *                                     write and a read on it return
+ *                                     ("pipe FD write -1/EBADF read
+ *                                     -1/EBADF")
  *     stack_prog pg CONNINFO [REFUSED_PORT]
  *                                     with libpq: a query of a missing
  *                                     table, a slow one (pg_sleep(0.6)),
@@ -21,6 +26,8 @@
  * not its development headers, is needed.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +105,34 @@ static int http_main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	/* pipes the program never opened: a write, then a read (which finds
+	   that byte if the write went through, so it never blocks) */
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int pipes[8], np = 0;
+	while (d && (e = readdir(d)) && np < 8) {
+		char p[300], l[64];
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+		ssize_t k = readlink(p, l, sizeof(l) - 1);
+		if (k > 0 && atoi(e->d_name) > 2 && atoi(e->d_name) != dirfd(d)) {
+			l[k] = '\0';
+			if (!strncmp(l, "pipe:", 5))
+				pipes[np++] = atoi(e->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; i < np; i++) {
+		char b[1] = {'x'};
+		errno = 0;
+		long w = write(pipes[i], b, 1);
+		int we = errno;
+		errno = 0;
+		long r = read(pipes[i], b, 1);
+		printf("pipe %d write %ld/%s read %ld/%s\n", pipes[i], w,
+		       w < 0 ? strerrorname_np(we) : "-", r,
+		       r < 0 ? strerrorname_np(errno) : "-");
+	}
 	return 0;
 }
 

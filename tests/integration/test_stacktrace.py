@@ -393,6 +393,18 @@ def test_fds():
             check(m, f"{mode}: the program printed no nextfds: {r.out!r}")
             check_eq(m.group(1), "3 4 5", f"{mode}: the program's next "
                      "descriptors after its stacks were taken")
+            # libunwind's pipe (mode all): the program's read and write on
+            # it fail as on a number that is not open
+            pipes = re.findall(r"^pipe (\d+) write (\S+) read (\S+)$", r.out,
+                               re.M)
+            print(f"  {mode}: libunwind's pipe: {pipes or 'none'}",
+                  flush=True)
+            if mode == "all":
+                check_eq(len(pipes), 2, f"{mode}: libunwind's pipe ends "
+                         f"({r.out!r})")
+            for fd, w, rd in pipes:
+                check_eq((w, rd), ("-1/EBADF", "-1/EBADF"), f"{mode}: write "
+                         f"and read on libunwind's pipe end {fd}")
 
 
 if __name__ == "__main__":
