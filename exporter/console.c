@@ -38,6 +38,49 @@ struct out {
 	int failed;
 };
 
+/*
+ * Every block console_print() has allocated, from its malloc to its free
+ * (published right after malloc, cleared before free): a process forked
+ * while the exporter thread is printing frees them (console_atfork_child)
+ * instead of losing them with the thread's stack.
+ */
+enum { HELD_IDX, HELD_PRINTED, HELD_GROUPS, HELD_BUF, HELD_BUF_NEW,
+       HELD_BUF_OLD, N_HELD };
+static void *held[N_HELD];
+
+static void *held_malloc(int slot, size_t size)
+{
+	void *p = malloc(size);
+
+	__atomic_store_n(&held[slot], p, __ATOMIC_SEQ_CST);
+	return p;
+}
+
+static void held_free(int slot)
+{
+	void *p = __atomic_exchange_n(&held[slot], NULL, __ATOMIC_SEQ_CST);
+
+	free(p);
+}
+
+void console_atfork_child(void)
+{
+	void *p[N_HELD];
+
+	for (int i = 0; i < N_HELD; i++) {
+		p[i] = held[i];
+		held[i] = NULL;
+	}
+	/* a block may sit in two slots while it changes hands: once each */
+	for (int i = 0; i < N_HELD; i++) {
+		int dup = 0;
+		for (int j = 0; j < i; j++)
+			dup |= p[j] == p[i];
+		if (!dup)
+			free(p[i]);
+	}
+}
+
 static void put(struct out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -56,14 +99,21 @@ static void put(struct out *o, const char *fmt, ...)
 			o->len += (size_t)k;
 			return;
 		}
+		/* not realloc: the old block would be freed before the new
+		   one is held */
 		size_t cap = o->cap * 2 + (size_t)k;
-		char *nb = realloc(o->buf, cap);
+		char *nb = held_malloc(HELD_BUF_NEW, cap);
 		if (!nb) {
 			o->failed = 1;
 			return;
 		}
+		memcpy(nb, o->buf, o->len);
+		__atomic_store_n(&held[HELD_BUF_OLD], o->buf, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&held[HELD_BUF], nb, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&held[HELD_BUF_NEW], NULL, __ATOMIC_SEQ_CST);
 		o->buf = nb;
 		o->cap = cap;
+		held_free(HELD_BUF_OLD);
 	}
 }
 
@@ -261,13 +311,14 @@ void console_print(int fd, const struct resource *res,
 
 	if (n == 0)
 		return;
-	idx = malloc(n * sizeof(*idx));
-	printed = calloc(n, 1);
-	groups = malloc(2 * n * sizeof(*groups));
+	idx = held_malloc(HELD_IDX, n * sizeof(*idx));
+	printed = held_malloc(HELD_PRINTED, n);
+	groups = held_malloc(HELD_GROUPS, 2 * n * sizeof(*groups));
 	o.cap = 4096;
-	o.buf = malloc(o.cap);
+	o.buf = held_malloc(HELD_BUF, o.cap);
 	if (!idx || !printed || !groups || !o.buf)
 		goto out;
+	memset(printed, 0, n);
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
 	sort_spans = spans;
@@ -335,8 +386,8 @@ void console_print(int fd, const struct resource *res,
 		left -= (size_t)w;
 	}
 out:
-	free(o.buf);
-	free(groups);
-	free(printed);
-	free(idx);
+	held_free(HELD_BUF);
+	held_free(HELD_GROUPS);
+	held_free(HELD_PRINTED);
+	held_free(HELD_IDX);
 }

@@ -6,7 +6,9 @@
  * endpoint is configured.
  *
  * Runs on the exporter thread only. It formats into a buffer it allocates
- * and frees, and writes with write(2).
+ * and frees, and writes with write(2). Its blocks stay reachable from a
+ * static table while they exist: console_atfork_child() frees them in a
+ * child forked in the middle of a print.
  */
 #ifndef OTELSHIM_CONSOLE_H
 #define OTELSHIM_CONSOLE_H
@@ -26,5 +28,8 @@
 void console_print(int fd, const struct resource *res,
 		   const struct span_record *const *spans,
 		   const struct span_code *codes, size_t n);
+
+/* In a forked child: free the blocks of a print the fork interrupted. */
+void console_atfork_child(void);
 
 #endif

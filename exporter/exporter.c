@@ -689,6 +689,7 @@ void exporter_atfork_child(void)
 	 */
 	otlp_buf_free(&encoded);
 	otlp_http_release(&http);
+	console_atfork_child();
 	if (queue.cap)
 		queue_reset(&queue);
 	void *codes = (void *)inflight_codes;

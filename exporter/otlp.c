@@ -627,10 +627,11 @@ static uint8_t *put_rattr(uint8_t *p, const struct resource_attr *a)
 #define SCOPE_NAME "otelshim"
 
 /*
- * Make b->data hold at least need bytes, keeping its first keep bytes. The
- * new block is published before the old one is freed, never the other way
- * round: a process forked at any instant sees a pointer it may free (at
- * worst the child leaks the block being replaced, never frees one twice).
+ * Make b->data hold at least need bytes, keeping its first keep bytes.
+ * Every block stays reachable from b, from its malloc to its free (the
+ * new one in b->incoming until it is b->data, the old one in b->outgoing
+ * until it is freed): a process forked at any instant frees each of them
+ * once (otlp_buf_free) and neither leaks nor frees one twice.
  */
 static int grow(struct otlp_buf *b, size_t need, size_t keep)
 {
@@ -640,23 +641,31 @@ static int grow(struct otlp_buf *b, size_t need, size_t keep)
 	while (c < need)
 		c *= 2;
 	uint8_t *n = malloc(c);
+	__atomic_store_n(&b->incoming, n, __ATOMIC_SEQ_CST);
 	if (!n)
 		return -ENOMEM;
 	uint8_t *old = b->data;
 	if (keep)
 		memcpy(n, old, keep);
+	__atomic_store_n(&b->outgoing, old, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&b->data, n, __ATOMIC_SEQ_CST);
 	b->cap = c;
+	__atomic_store_n(&b->incoming, NULL, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&b->outgoing, NULL, __ATOMIC_SEQ_CST);
 	free(old);
 	return 0;
 }
 
 void otlp_buf_free(struct otlp_buf *b)
 {
-	void *d = b->data;
+	uint8_t *d = b->data, *in = b->incoming, *out = b->outgoing;
 
 	*b = (struct otlp_buf){0};
 	free(d);
+	if (in != d)
+		free(in);
+	if (out != d && out != in)
+		free(out);
 }
 
 /* The request's bytes before its first span, for spans_len bytes of spans. */

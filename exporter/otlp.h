@@ -35,6 +35,10 @@ struct otlp_buf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
+	/* While data is being replaced by a larger block: the new block
+	   (until it is data) and the old one (until it is freed), so that
+	   every block stays reachable from the struct (see otlp.c). */
+	uint8_t *incoming, *outgoing;
 };
 
 int otlp_encode(const struct resource *res,

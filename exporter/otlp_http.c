@@ -7,10 +7,12 @@
  * Retry-After) to follow SPEC.md section 3. Sends use MSG_NOSIGNAL: a
  * collector that goes away must never raise SIGPIPE in the traced program.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -206,22 +208,89 @@ static int wait_fd(struct otlp_http *h, short events, uint64_t deadline_ns)
 	}
 }
 
-static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
+/* An IP literal: its address without getaddrinfo (nor any allocation). */
+static int literal(struct otlp_http *h)
+{
+	struct otlp_http_addr *a = &h->addrs[0];
+	struct sockaddr_in *in = (struct sockaddr_in *)&a->sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->sa;
+
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, h->host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(h->port);
+		a->len = sizeof(*in);
+	} else if (inet_pton(AF_INET6, h->host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(h->port);
+		a->len = sizeof(*in6);
+	} else {
+		return 0;
+	}
+	a->family = a->sa.ss_family;
+	a->socktype = SOCK_STREAM;
+	a->protocol = IPPROTO_TCP;
+	return 1;
+}
+
+/*
+ * Fill h->addrs. getaddrinfo runs only for a host name, once per process
+ * (a forked child inherits the list) and again after a connect failure.
+ * Its answer is reachable from h->resolving until freed: a child forked
+ * in the meantime frees its copy (otlp_http_release).
+ */
+static int resolve(struct otlp_http *h)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai, *a;
+	unsigned n = 0;
 	char port[8];
-	int err = -ECONNREFUSED;
 
+	__atomic_store_n(&h->n_addrs, 0, __ATOMIC_SEQ_CST);
+	if (literal(h)) {
+		__atomic_store_n(&h->n_addrs, 1, __ATOMIC_SEQ_CST);
+		return 0;
+	}
 	snprintf(port, sizeof(port), "%u", h->port);
 	int g = getaddrinfo(h->host, port, &hints, &ai);
 	if (g != 0)
 		return g == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
 	__atomic_store_n(&h->resolving, ai, __ATOMIC_SEQ_CST);
-	for (a = ai; a; a = a->ai_next) {
-		int fd = socket(a->ai_family,
-				a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-				a->ai_protocol);
+	for (a = ai; a && n < OTLP_HTTP_MAX_ADDRS; a = a->ai_next) {
+		struct otlp_http_addr *d = &h->addrs[n];
+		if (!a->ai_addr || a->ai_addrlen > sizeof(d->sa))
+			continue;
+		memset(d, 0, sizeof(*d));
+		memcpy(&d->sa, a->ai_addr, a->ai_addrlen);
+		d->len = a->ai_addrlen;
+		d->family = a->ai_family;
+		d->socktype = a->ai_socktype;
+		d->protocol = a->ai_protocol;
+		n++;
+	}
+	__atomic_store_n(&h->resolving, NULL, __ATOMIC_SEQ_CST);
+	freeaddrinfo(ai);
+	if (!n)
+		return -EHOSTUNREACH;
+	__atomic_store_n(&h->n_addrs, n, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
+{
+	int err = -ECONNREFUSED;
+
+	if (!__atomic_load_n(&h->n_addrs, __ATOMIC_SEQ_CST)) {
+		int r = resolve(h);
+		if (r < 0)
+			return r;
+	}
+	unsigned n = __atomic_load_n(&h->n_addrs, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < n; i++) {
+		const struct otlp_http_addr *a = &h->addrs[i];
+		int fd = socket(a->family,
+				a->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				a->protocol);
 		if (fd < 0) {
 			err = -errno;
 			continue;
@@ -239,11 +308,13 @@ static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
 		tell_fd(h, fd, 1);
 		__atomic_store_n(&h->fd, fd, __ATOMIC_SEQ_CST);
 		int c = io_begin(h);
-		int r = c >= 0 ? connect(c, a->ai_addr, a->ai_addrlen) : -1;
+		int r = c >= 0 ? connect(c, (const struct sockaddr *)&a->sa,
+					 a->len)
+			       : -1;
 		int e = c >= 0 ? errno : ECONNABORTED;
 		io_end(h);
 		if (r == 0)
-			break;
+			return 0;
 		if (e != EINPROGRESS) {
 			err = -e;
 			otlp_http_close(h);
@@ -261,12 +332,12 @@ static int open_conn(struct otlp_http *h, uint64_t deadline_ns)
 			err = -soerr;
 		}
 		if (err == 0)
-			break;
+			return 0;
 		otlp_http_close(h);
 	}
-	__atomic_store_n(&h->resolving, NULL, __ATOMIC_SEQ_CST);
-	freeaddrinfo(ai);
-	return __atomic_load_n(&h->fd, __ATOMIC_SEQ_CST) >= 0 ? 0 : err;
+	/* Every address failed: the name may point elsewhere now. */
+	__atomic_store_n(&h->n_addrs, 0, __ATOMIC_SEQ_CST);
+	return err;
 }
 
 static int send_all(struct otlp_http *h, struct iovec *iov, int n,

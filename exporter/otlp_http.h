@@ -14,7 +14,18 @@
 
 #include "exporter.h"
 
+#include <sys/socket.h>
+
 struct addrinfo;
+
+/* One address of the collector, as connect() takes it. */
+struct otlp_http_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int family, socktype, protocol;
+};
+
+#define OTLP_HTTP_MAX_ADDRS 8
 
 struct otlp_http {
 	int fd;				/* -1 when not connected; atomic: the
@@ -28,7 +39,17 @@ struct otlp_http {
 	uint16_t port;
 	char path[512];
 	char extra_headers[4096];	/* "Name: value\r\n"..., validated */
-	struct addrinfo *resolving;	/* getaddrinfo's answer while connecting */
+	/*
+	 * The collector's addresses, resolved once (an IP literal without
+	 * getaddrinfo) and kept, a forked child's included, until every one
+	 * of them failed to connect: then resolved again. n_addrs is stored
+	 * after the entries it counts, so a child forked in the middle sees
+	 * either the old or the new list, never half of one.
+	 */
+	struct otlp_http_addr addrs[OTLP_HTTP_MAX_ADDRS];
+	unsigned n_addrs;
+	struct addrinfo *resolving;	/* getaddrinfo's answer, from its
+					   return to its copy into addrs */
 	void (*on_fd)(int fd, int in_use);	/* told of every number the
 					   socket takes and leaves (or NULL) */
 	char resp[65536];		/* response head and body */
@@ -64,7 +85,9 @@ void otlp_http_forget(struct otlp_http *h);
 
 /*
  * In a forked child: free what the parent's exporter thread had allocated
- * in the middle of connecting (the child's copy is unreachable otherwise).
+ * in the middle of resolving the collector's name (h->resolving). The
+ * addresses already resolved are kept: the child connects without
+ * resolving again.
  */
 void otlp_http_release(struct otlp_http *h);
 

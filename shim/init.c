@@ -60,6 +60,7 @@ static void fork_child(void)
 	span_after_fork();
 	conn_after_fork();
 	context_after_fork();
+	stack_atfork_child();
 	exporter_atfork_child();
 	guard_leave();
 }

@@ -3,7 +3,7 @@
  *
  * Hazards handled here:
  * - libunwind may be missing at run time, or fail to load: no stacks, the
- *   rest works; names then come from dladdr alone (exported symbols);
+ *   rest works (names do not need it: see below);
  * - loading it takes ~0.1 ms: one thread loads, the others skip their
  *   capture meanwhile rather than wait;
  * - libunwind's pipe (memory validation): moved high and protected, see
@@ -11,20 +11,23 @@
  *   or the raw close_range system call and a new file; checked before
  *   each capture, two fstat calls), no more captures: libunwind would
  *   read and write the program's file;
- * - a stripped object: dladdr knows only exported symbols (with their
- *   sizes); libunwind's symbol-table lookup then returns the nearest
- *   exported function before the address, which is not the function: a
- *   name is dropped when the address lies past that symbol's end;
+ * - names: dladdr knows only exported symbols; the others (static
+ *   functions) come from the object's .symtab, read from its file with
+ *   pread into a static buffer (no allocation, no mapping, one O_CLOEXEC
+ *   descriptor that a child forked meanwhile closes): a fork may land in
+ *   the middle of a search, and an exec on another thread too;
+ * - a stripped object (no .symtab): no name but the exported ones; a
+ *   function is named only when the address lies inside it (never the
+ *   nearest function before it);
  * - a module unloaded (dlclose) between the capture and the export:
  *   dladdr fails and the frame is printed as a bare address; every
  *   dlclose (glibc's dlpi_subs count) empties the caches, since another
  *   module may now sit at the same addresses;
  * - cost: each address is looked up once (a cache of SYM_CACHE entries),
- *   and at most SLOW_LOOKUPS symbol-table searches (libunwind reads
- *   /proc/self/maps and maps the object's file) run per batch; beyond,
- *   frames keep their module and offset and get their names later. An
- *   object in which a search found nothing (stripped) is not searched
- *   again.
+ *   and at most SLOW_LOOKUPS symbol-table searches (each reads the
+ *   object's symbol table) run per batch; beyond, frames keep their
+ *   module and offset and get their names later. An object without a
+ *   symbol table (stripped) is not searched again.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -121,16 +124,13 @@ static int unw_state;
 static int unw_fd_lost;		/* the program took the pipe's number */
 
 #ifdef OTELSHIM_HAVE_LIBUNWIND
-/* The names the header maps the API to (_ULx86_64_init_local, ...). */
+/* The names the header maps the API to (_ULx86_64_set_caching_policy,
+   ...). */
 #define NAME2(x) #x
 #define NAME(x) NAME2(x)
 
 static struct {
 	__typeof__(&unw_backtrace) backtrace;
-	__typeof__(&unw_tdep_getcontext) getcontext;
-	__typeof__(&unw_init_local) init_local;
-	__typeof__(&unw_set_reg) set_reg;
-	__typeof__(&unw_get_proc_name) get_proc_name;
 } unw;
 
 static int unw_load(void)
@@ -141,18 +141,10 @@ static int unw_load(void)
 	if (!h)
 		return -1;
 	unw.backtrace = (__typeof__(unw.backtrace))dlsym(h, "unw_backtrace");
-	unw.getcontext = (__typeof__(unw.getcontext))dlsym(
-		h, NAME(unw_tdep_getcontext));
-	unw.init_local = (__typeof__(unw.init_local))dlsym(
-		h, NAME(unw_init_local));
-	unw.set_reg = (__typeof__(unw.set_reg))dlsym(h, NAME(unw_set_reg));
-	unw.get_proc_name = (__typeof__(unw.get_proc_name))dlsym(
-		h, NAME(unw_get_proc_name));
 	__typeof__(&unw_set_caching_policy) policy =
 		(__typeof__(policy))dlsym(h, NAME(unw_set_caching_policy));
 	unw_addr_space_t *as = dlsym(h, NAME(unw_local_addr_space));
-	if (!unw.backtrace || !unw.getcontext || !unw.init_local ||
-	    !unw.set_reg || !unw.get_proc_name)
+	if (!unw.backtrace)
 		return -1;	/* (the handle stays: not worth a dlclose) */
 	/* Per-thread caches: no lock shared between threads (a lock held
 	   by another thread at fork would hang the child's first capture). */
@@ -592,50 +584,211 @@ static void set_name(struct sym *e, const char *name, uint64_t off)
 }
 
 /*
- * The symbol-table name of ip (static functions too), through libunwind.
- * Returns 1 when named, 0 when the object has no name for it (stripped),
- * -1 when libunwind is not there to ask.
+ * The symbol table of a module's file, read on the exporter thread with
+ * pread() into a static buffer: no allocation, no mapping, no lock, and
+ * one descriptor (O_CLOEXEC), published in sym_fd from open to close. A
+ * child forked in the middle of a search closes its copy
+ * (stack_atfork_child) and inherits nothing else of it. (libunwind's
+ * unw_get_proc_name, used before, mallocs a path, maps the file and
+ * /proc/self/maps, and opens both without O_CLOEXEC: a fork in the middle
+ * of it leaked the block, the mappings and the descriptors to the child,
+ * and an exec from another thread the descriptors to the new program.)
  */
-static int unw_name(struct sym *e)
-{
-#ifdef OTELSHIM_HAVE_LIBUNWIND
-	unw_context_t uc;
-	unw_cursor_t cur;
-	unw_word_t off = 0;
-	char name[SYM_NAME_MAX];
-	uint64_t ip = e->ip;
+static int sym_fd = -1;
+static uint64_t sym_fd_id[2];
+static unsigned char sym_io[16384] __attribute__((aligned(16)));
 
-	if (!unw_ready())
+/* n bytes at off, all of them, or -1. */
+static int read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = pread(fd, (char *)buf + got, n - got,
+				  (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+static int sym_open(const char *path, uint64_t *size)
+{
+	struct stat st;
+
+	sym_fd_id[0] = sym_fd_id[1] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	__atomic_store_n(&sym_fd, fd, __ATOMIC_SEQ_CST);
+	if (fd < 0)
 		return -1;
-	shim_tls.in_unwind++;
-	/* A cursor placed at ip: libunwind looks up ip - 1 (a return
-	   address) and gives the offset of ip. */
-	int r = -1;
-	if (unw.getcontext(&uc) == 0 && unw.init_local(&cur, &uc) == 0 &&
-	    unw.set_reg(&cur, UNW_REG_IP, (unw_word_t)ip) == 0)
-		r = unw.get_proc_name(&cur, name, sizeof(name), &off);
-	shim_tls.in_unwind--;
-	if ((r != 0 && r != -UNW_ENOMEM) || off > ip)
-		return 0;
-	name[sizeof(name) - 1] = '\0';
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		__atomic_store_n(&sym_fd, -1, __ATOMIC_SEQ_CST);
+		REAL(close)(fd);
+		return -1;
+	}
+	sym_fd_id[0] = (uint64_t)st.st_dev;
+	sym_fd_id[1] = (uint64_t)st.st_ino;
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+static void sym_close(int fd)
+{
+	/* unpublished first: a child forked after this must not close the
+	   number, which may be the program's again by then */
+	__atomic_store_n(&sym_fd, -1, __ATOMIC_SEQ_CST);
+	/* never close a number the program took over meanwhile (closed
+	   behind our back, then reused) */
+	if (same_file(fd, sym_fd_id))
+		REAL(close)(fd);
+}
+
+struct elf_sym_best {
+	uint64_t value, size;
+	uint32_t name;
+	int found;
+};
+
+/*
+ * Look for the function at file address a in the symbol table (section
+ * header sh) of the file fd of size fsize. Keeps in *in the function that
+ * holds a (the latest start), in *near the latest start at or below a.
+ */
+static void scan_symtab(int fd, uint64_t fsize, const ElfW(Shdr) *sh,
+			uint64_t a, struct elf_sym_best *in,
+			struct elf_sym_best *near)
+{
+	const size_t es = sizeof(ElfW(Sym));
+	uint64_t off = sh->sh_offset, end = sh->sh_offset + sh->sh_size;
+
+	if (sh->sh_entsize != es || end < off || end > fsize)
+		return;
+	while (off + es <= end) {
+		size_t chunk = sizeof(sym_io) / es * es;
+		if (chunk > end - off)
+			chunk = (size_t)((end - off) / es * es);
+		if (read_at(fd, sym_io, chunk, off) < 0)
+			return;
+		for (size_t i = 0; i < chunk; i += es) {
+			const ElfW(Sym) *y = (const ElfW(Sym) *)(sym_io + i);
+			if (ELF64_ST_TYPE(y->st_info) != STT_FUNC ||
+			    y->st_shndx == SHN_UNDEF || y->st_value > a)
+				continue;
+			if (!near->found || y->st_value > near->value)
+				*near = (struct elf_sym_best){
+					y->st_value, y->st_size, y->st_name, 1};
+			if (y->st_size && a < y->st_value + y->st_size &&
+			    (!in->found || y->st_value > in->value))
+				*in = (struct elf_sym_best){
+					y->st_value, y->st_size, y->st_name, 1};
+		}
+		off += chunk;
+	}
+}
+
+enum { ELF_NAMED = 1, ELF_NO_NAME = 0, ELF_NO_SYMTAB = -1 };
+
+/*
+ * The function of the object at path that holds file address a (ip - 1
+ * minus the load bias): its name into name (cut to cap) and its start
+ * into *start. Only .symtab is read: .dynsym's names are dladdr's, which
+ * was asked first. ELF_NO_SYMTAB when the file has none (stripped) or
+ * cannot be read: not worth a search again.
+ */
+static int elf_function(const char *path, uint64_t a, char *name, size_t cap,
+			uint64_t *start)
+{
+	ElfW(Ehdr) eh;
+	uint64_t fsize = 0;
+	int fd = sym_open(path, &fsize);
+	int ret = ELF_NO_SYMTAB, have_symtab = 0;
+	struct elf_sym_best in = {0}, near = {0};
+	ElfW(Shdr) strtab;
+
+	if (fd < 0)
+		return ELF_NO_SYMTAB;
+	if (read_at(fd, &eh, sizeof(eh), 0) < 0 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64
+							  : ELFCLASS32) ||
+	    eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shnum == 0 ||
+	    eh.e_shoff > fsize ||
+	    (uint64_t)eh.e_shnum * sizeof(ElfW(Shdr)) > fsize - eh.e_shoff)
+		goto out;
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		ElfW(Shdr) sh;
+		if (read_at(fd, &sh, sizeof(sh),
+			    eh.e_shoff + (uint64_t)i * sizeof(sh)) < 0)
+			goto out;
+		if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh.e_shnum)
+			continue;
+		if (read_at(fd, &strtab, sizeof(strtab),
+			    eh.e_shoff +
+				    (uint64_t)sh.sh_link * sizeof(strtab)) < 0 ||
+		    strtab.sh_type != SHT_STRTAB)
+			continue;
+		have_symtab = 1;
+		scan_symtab(fd, fsize, &sh, a, &in, &near);
+		break;	/* one symbol table per object */
+	}
+	if (!have_symtab)
+		goto out;
+	ret = ELF_NO_NAME;
+	/* The function that holds a; else a symbol without a size that
+	   starts after every other (hand-written code), never a sized one
+	   that ends before a (the nearest function of a stripped part). */
+	const struct elf_sym_best *b = in.found ? &in
+				     : near.found && !near.size ? &near
+								: NULL;
+	if (!b || !b->name || b->name >= strtab.sh_size ||
+	    strtab.sh_offset + strtab.sh_size > fsize)
+		goto out;
+	size_t n = cap - 1;
+	if (n > strtab.sh_size - b->name)
+		n = (size_t)(strtab.sh_size - b->name);
+	if (read_at(fd, name, n, strtab.sh_offset + b->name) < 0)
+		goto out;
+	name[n] = '\0';
 	if (!name[0])
+		goto out;
+	*start = b->value;
+	ret = ELF_NAMED;
+out:
+	sym_close(fd);
+	return ret;
+}
+
+/*
+ * The symbol-table name of ip (static functions too), from the file of
+ * its module m. Returns 1 when named, 0 when the object has no name for
+ * it, -1 when the object has no symbol table to search (stripped).
+ */
+static int file_name(struct sym *e, const struct module *m)
+{
+	char name[SYM_NAME_MAX];
+	uint64_t start = 0;
+	uint64_t a = e->ip - 1 - m->bias;	/* the call, in the file */
+
+	if (e->ip - 1 < m->bias)
 		return 0;
-	/* An exported symbol that ends before ip is the nearest one of a
-	   stripped object, not ip's function. */
-	uint64_t start = ip - off;
-	Dl_info d;
-	const ElfW(Sym) *sym = NULL;
-	if (dladdr1((void *)(uintptr_t)start, &d, (void **)&sym,
-		    RTLD_DL_SYMENT) &&
-	    d.dli_saddr == (void *)(uintptr_t)start && sym && sym->st_size &&
-	    ip - 1 >= start + sym->st_size)
-		return 0;
-	set_name(e, name, off);
+	int r = elf_function(m->path, a, name, sizeof(name), &start);
+	if (r != ELF_NAMED)
+		return r == ELF_NO_SYMTAB ? -1 : 0;
+	set_name(e, name, e->ip - m->bias - start);
 	return 1;
-#else
-	(void)e;
-	return -1;
-#endif
+}
+
+void stack_atfork_child(void)
+{
+	int fd = __atomic_exchange_n(&sym_fd, -1, __ATOMIC_SEQ_CST);
+
+	/* the parent's exporter thread was searching a symbol table: our
+	   copy of its descriptor is nobody's here */
+	if (fd >= 0)
+		REAL(close)(fd);
 }
 
 /* What is known of a return address (an entry of the cache). */
@@ -663,13 +816,13 @@ static const struct sym *resolve(uint64_t ip)
 		set_name(e, d.dli_sname, ip - (uintptr_t)d.dli_saddr);
 		return e;
 	}
-	/* Each search reads /proc/self/maps and maps the object's file: one
-	   that found nothing in an object is not repeated for it. */
-	if (e->mod >= 0 && modules[e->mod].no_symtab)
+	/* Each search reads the object's symbol table: an object that has
+	   none is not searched again. */
+	if (e->mod < 0 || modules[e->mod].no_symtab)
 		return e;
 	if (slow_left > 0) {
 		slow_left--;
-		if (unw_name(e) == 0 && e->mod >= 0)
+		if (file_name(e, &modules[e->mod]) < 0)
 			modules[e->mod].no_symtab = 1;
 	} else {
 		e->partial = 1;

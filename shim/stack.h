@@ -22,11 +22,11 @@
  *   refused or reset, the 5xx read, the failing result), inside the hook
  *   the program called, so its frames are on the stack.
  *
- * libunwind is loaded on the first capture or symbolisation, with
- * dlopen(RTLD_LOCAL), not linked: as a dependency of a preloaded library
- * its _Unwind_* functions would come before libgcc_s's in the global
- * scope and take over the C++ exception unwinding of programs that load
- * C++ code with dlopen (seen with LD_DEBUG=bindings). Loading it lazily
+ * libunwind is loaded on the first capture, with dlopen(RTLD_LOCAL), not
+ * linked: as a dependency of a preloaded library its _Unwind_* functions
+ * would come before libgcc_s's in the global scope and take over the C++
+ * exception unwinding of programs that load C++ code with dlopen (seen
+ * with LD_DEBUG=bindings). Loading it lazily
  * also keeps start-up free for processes that never make such a span.
  *
  * libunwind 1.6 validates the memory it reads through a pipe it opens in
@@ -109,6 +109,12 @@ static inline void stack_end(struct span_record *r, const struct stack *start,
  * thread, wait until it is (at most 200 ms).
  */
 void stack_atfork_prepare(void);
+
+/*
+ * For the fork child handler: close the child's copy of the descriptor of
+ * a symbol-table search the parent's exporter thread was in.
+ */
+void stack_atfork_child(void);
 
 /* ---- the exporter thread ---------------------------------------------- */
 
