@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy.h"
 #include "otlp.h"
 #include "otlp.pb-c.h"
 
@@ -85,41 +86,6 @@ static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 #endif
 }
 
-/*
- * Copy n bytes: most strings here are short (keys, methods, addresses), so
- * up to 32 bytes go as two overlapping blocks (exactly the bytes memcpy
- * would copy) and only longer ones pay for the call.
- */
-static inline void copy_bytes(uint8_t *d, const void *src, size_t n)
-{
-	const uint8_t *s = src;
-	uint64_t a, b;
-	uint32_t c, e;
-
-	if (n > 32) {
-		memcpy(d, s, n);
-	} else if (n > 16) {
-		uint8_t x[16], y[16];
-		memcpy(x, s, 16);
-		memcpy(y, s + n - 16, 16);
-		memcpy(d, x, 16);
-		memcpy(d + n - 16, y, 16);
-	} else if (n >= 8) {
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		memcpy(&c, s, 4);
-		memcpy(&e, s + n - 4, 4);
-		memcpy(d, &c, 4);
-		memcpy(d + n - 4, &e, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
-
 /* Whether none of the n bytes has its high bit set (all ASCII). */
 static inline int all_ascii(const uint8_t *b, size_t n)
 {
@@ -160,7 +126,7 @@ static uint8_t *put_len(uint8_t *p, uint32_t field, size_t n)
 static uint8_t *put_bytes(uint8_t *p, uint32_t field, const void *b, size_t n)
 {
 	p = put_len(p, field, n);
-	copy_bytes(p, b, n);
+	copy_short(p, b, n);
 	return p + n;
 }
 
@@ -207,7 +173,7 @@ static inline uint8_t *put_text(uint8_t *p, uint32_t field, const char *s,
 	p = put_len(p, field, n);
 	/* the usual case, ASCII: one check and one copy */
 	if (__builtin_expect(all_ascii(b, n), 1)) {
-		copy_bytes(p, b, n);
+		copy_short(p, b, n);
 		return p + n;
 	}
 	return put_utf8(p, b, n);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "copy.h"
 #include "exporter.h"
 
 /*
@@ -20,34 +21,6 @@ void span_record_init(struct span_record *r)
 	r->arena_used = 1;
 }
 
-/*
- * Copy n bytes. Values are mostly short (a method, an address, a port's
- * digits): up to sixteen bytes are moved as two overlapping words, which
- * reads and writes exactly the same bytes as memcpy without the call.
- */
-static inline void copy_bytes(char *d, const char *s, size_t n)
-{
-	uint64_t a, b;
-	uint32_t c, e;
-
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		memcpy(&c, s, 4);
-		memcpy(&e, s + n - 4, 4);
-		memcpy(d, &c, 4);
-		memcpy(d + n - 4, &e, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
-
 /* Copy s into the arena with a NUL after it; -ENOSPC if it does not fit. */
 static inline int arena_put(struct span_record *r, const char *s, size_t len,
 			    struct span_str *out)
@@ -59,7 +32,7 @@ static inline int arena_put(struct span_record *r, const char *s, size_t len,
 		return -ENOSPC;
 	out->off = (uint16_t)used;
 	out->len = (uint16_t)len;
-	copy_bytes(r->arena + used, s, len);
+	copy_short(r->arena + used, s, len);
 	r->arena[used + len] = '\0';
 	r->arena_used = (uint16_t)(used + len + 1);
 	return 0;
@@ -129,7 +102,7 @@ int span_record_add_str(struct span_record *r, const char *key, const char *s,
 	r->n_attrs = (uint16_t)(n + 1);
 	r->arena_used = (uint16_t)(used + len + 1);
 	d[len] = '\0';
-	copy_bytes(d, s, len);
+	copy_short(d, s, len);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "copy.h"
 #include "url.h"
 
 #define REDACTED_USERINFO "REDACTED:REDACTED@"
@@ -22,31 +23,6 @@ struct out {
 	size_t cap;
 	size_t n;
 };
-
-/* Most pieces are a few bytes: up to sixteen go as two overlapping words
-   (the bytes memcpy would copy), without the call. */
-static inline void copy_short(char *d, const char *s, size_t n)
-{
-	uint64_t a, b;
-	uint32_t c, e;
-
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		memcpy(&c, s, 4);
-		memcpy(&e, s + n - 4, 4);
-		memcpy(d, &c, 4);
-		memcpy(d + n - 4, &e, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
 
 static inline void put(struct out *o, const char *s, size_t len)
 {
