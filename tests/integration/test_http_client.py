@@ -9,10 +9,12 @@ Each test checks what a user would check: what the collector got, what the
 server got, and that the program's own output did not change.
 """
 
+import errno
 import os
 import re
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -389,12 +391,19 @@ def test_binary_on_port_80():
     ls = _s.socket()
     ls.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
     port = 80
-    try:
-        ls.bind(("127.0.0.1", 80))
-    except PermissionError:
-        print("    not root: port 80 not available, using 8080", flush=True)
-        port = 8080
-        ls.bind(("127.0.0.1", port))
+    # (another test run on this machine may hold port 80 for a moment)
+    for attempt in range(100):
+        try:
+            ls.bind(("127.0.0.1", port))
+            break
+        except PermissionError:
+            print("    not root: port 80 not available, using 8080",
+                  flush=True)
+            port = 8080
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or attempt == 99:
+                raise
+            time.sleep(0.2)
     ls.listen(16)
     stop = []
 
