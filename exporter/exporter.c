@@ -31,6 +31,7 @@
 #include "otlp.h"
 #include "otlp_http.h"
 #include "queue.h"
+#include "quiet.h"
 #include "resource.h"
 
 enum state {
@@ -663,15 +664,19 @@ void exporter_fd_yield(int fd)
 
 void exporter_atfork_prepare(void)
 {
-	/* Nothing to lock: the queue and the handshakes are lock-free. */
+	/* Nothing to lock: the queue and the handshakes are lock-free. Our
+	   calls that hold another library's lock end first (quiet.h). */
+	quiet_fork_prepare();
 }
 
 void exporter_atfork_parent(void)
 {
+	quiet_fork_parent();
 }
 
 void exporter_atfork_child(void)
 {
+	quiet_fork_child();
 	/*
 	 * The exporter thread does not exist here. The parent exports what it
 	 * had queued; the child starts afresh, with its own thread (and its
