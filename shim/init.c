@@ -13,8 +13,8 @@
  * - fork: prepare binds every symbol first (so the child never runs dlsym
  *   under pthread_once) and lets our quiet sections end (exporter/quiet.h:
  *   a load of libunwind, whose half-done dlopen a child must not inherit,
- *   and our calls to dl_iterate_phdr, whose lock glibc does not reset in
- *   the child);
+ *   our calls to dl_iterate_phdr, whose lock glibc does not reset in the
+ *   child, and the exporter thread's malloc and free);
  *   the child reseeds its id generators and drops the parent's queue (the
  *   parent exports it);
  * - exit: the destructor flushes within OTELSHIM_EXIT_FLUSH_TIMEOUT. It runs
