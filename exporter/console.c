@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "quiet.h"
 
 #define BAR_WIDTH 30
 #define MAX_DEPTH 24
@@ -48,19 +49,23 @@ enum { HELD_IDX, HELD_PRINTED, HELD_GROUPS, HELD_BUF, HELD_BUF_NEW,
        HELD_BUF_OLD, N_HELD };
 static void *held[N_HELD];
 
+/* (malloc and free in quiet sections: no fork cuts through them,
+   quiet.h) */
 static void *held_malloc(int slot, size_t size)
 {
+	quiet_enter();
 	void *p = malloc(size);
-
 	__atomic_store_n(&held[slot], p, __ATOMIC_SEQ_CST);
+	quiet_leave();
 	return p;
 }
 
 static void held_free(int slot)
 {
+	quiet_enter();
 	void *p = __atomic_exchange_n(&held[slot], NULL, __ATOMIC_SEQ_CST);
-
 	free(p);
+	quiet_leave();
 }
 
 void console_atfork_child(void)

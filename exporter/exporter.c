@@ -31,6 +31,7 @@
 #include "otlp.h"
 #include "otlp_http.h"
 #include "queue.h"
+#include "quiet.h"
 #include "resource.h"
 
 enum state {
@@ -268,8 +269,10 @@ static struct span_code *symbolize(const struct span_record *const *batch,
 					   : 0;
 	if (!text)
 		return NULL;
+	quiet_enter();
 	struct span_code *codes = malloc(n * sizeof(*codes) + text);
 	inflight_codes = codes;
+	quiet_leave();
 	if (!codes)
 		return NULL;
 	char *buf = (char *)(codes + n);
@@ -287,6 +290,14 @@ static struct span_code *symbolize(const struct span_record *const *batch,
 		buf += used < cap ? used : cap;
 	}
 	return codes;
+}
+
+static void free_codes(struct span_code *codes)
+{
+	quiet_enter();
+	inflight_codes = NULL;
+	free(codes);
+	quiet_leave();
 }
 
 /*
@@ -314,8 +325,7 @@ static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 	if (cfg.kind == EXPORTER_CONSOLE) {
 		console_print(STDERR_FILENO, &resource, batch, codes, n);
 		queue_release(&queue, n);
-		inflight_codes = NULL;
-		free(codes);
+		free_codes(codes);
 		ADD(exported, n);
 		return n;
 	}
@@ -325,8 +335,7 @@ static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 			    &encoded);
 	/* The records are encoded: give the slots back before the network. */
 	queue_release(&queue, n);
-	inflight_codes = NULL;
-	free(codes);
+	free_codes(codes);
 	if (r < 0) {
 		note_failure("encoding error", -r, n);
 		return n;
@@ -663,15 +672,20 @@ void exporter_fd_yield(int fd)
 
 void exporter_atfork_prepare(void)
 {
-	/* Nothing to lock: the queue and the handshakes are lock-free. */
+	/* Nothing to lock: the queue and the handshakes are lock-free. The
+	   exporter thread's calls that hold another library's lock (malloc,
+	   the loader's dl_iterate_phdr) end first (quiet.h). */
+	quiet_fork_prepare();
 }
 
 void exporter_atfork_parent(void)
 {
+	quiet_fork_parent();
 }
 
 void exporter_atfork_child(void)
 {
+	quiet_fork_child();
 	/*
 	 * The exporter thread does not exist here. The parent exports what it
 	 * had queued; the child starts afresh, with its own thread (and its

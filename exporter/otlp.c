@@ -27,6 +27,7 @@
 #include "copy.h"
 #include "otlp.h"
 #include "otlp.pb-c.h"
+#include "quiet.h"
 
 /* Wire types */
 #define WT_VARINT 0
@@ -606,8 +607,10 @@ static int grow(struct otlp_buf *b, size_t need, size_t keep)
 	size_t c = b->cap ? b->cap : 4096;
 	while (c < need)
 		c *= 2;
+	quiet_enter();	/* no fork in the middle of malloc (quiet.h) */
 	uint8_t *n = malloc(c);
 	__atomic_store_n(&b->incoming, n, __ATOMIC_SEQ_CST);
+	quiet_leave();
 	if (!n)
 		return -ENOMEM;
 	uint8_t *old = b->data;
@@ -617,8 +620,10 @@ static int grow(struct otlp_buf *b, size_t need, size_t keep)
 	__atomic_store_n(&b->data, n, __ATOMIC_SEQ_CST);
 	b->cap = c;
 	__atomic_store_n(&b->incoming, NULL, __ATOMIC_SEQ_CST);
+	quiet_enter();
 	__atomic_store_n(&b->outgoing, NULL, __ATOMIC_SEQ_CST);
 	free(old);
+	quiet_leave();
 	return 0;
 }
 
@@ -726,10 +731,16 @@ int otlp_parse_response(const uint8_t *buf, size_t len, int64_t *rejected,
 		msg[0] = '\0';
 	if (len == 0)
 		return 0;
+	/* protobuf-c allocates the message: from its unpack to its free, no
+	   fork cuts through (quiet.h), so the child never holds a block of it
+	   that only this thread's stack pointed to */
+	quiet_enter();
 	resp = otelshim__otlp__export_trace_service_response__unpack(NULL, len,
 								    buf);
-	if (!resp)
+	if (!resp) {
+		quiet_leave();
 		return -1;
+	}
 	if (resp->partial_success) {
 		*rejected = resp->partial_success->rejected_spans;
 		if (cap && resp->partial_success->error_message) {
@@ -741,5 +752,6 @@ int otlp_parse_response(const uint8_t *buf, size_t len, int64_t *rejected,
 		}
 	}
 	otelshim__otlp__export_trace_service_response__free_unpacked(resp, NULL);
+	quiet_leave();
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "otlp_http.h"
+#include "quiet.h"
 
 uint64_t otlp_http_now_ns(void)
 {
@@ -268,8 +269,10 @@ static int resolve(struct otlp_http *h)
 		d->protocol = a->ai_protocol;
 		n++;
 	}
+	quiet_enter();	/* free: no fork in the middle (quiet.h) */
 	__atomic_store_n(&h->resolving, NULL, __ATOMIC_SEQ_CST);
 	freeaddrinfo(ai);
+	quiet_leave();
 	if (!n)
 		return -EHOSTUNREACH;
 	__atomic_store_n(&h->n_addrs, n, __ATOMIC_SEQ_CST);

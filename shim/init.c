@@ -11,8 +11,10 @@
  * - secure execution (setuid, or /etc/ld.so.preload in a privileged
  *   program): config_load() reads nothing and the shim stays inert;
  * - fork: prepare binds every symbol first (so the child never runs dlsym
- *   under pthread_once), lets a load of libunwind in progress finish (a
- *   child must not inherit a half-done dlopen) and quiesces the exporter;
+ *   under pthread_once) and lets our quiet sections end (exporter/quiet.h:
+ *   a load of libunwind, whose half-done dlopen a child must not inherit,
+ *   our calls to dl_iterate_phdr, whose lock glibc does not reset in the
+ *   child, and the exporter thread's malloc and free);
  *   the child reseeds its id generators and drops the parent's queue (the
  *   parent exports it);
  * - exit: the destructor flushes within OTELSHIM_EXIT_FLUSH_TIMEOUT. It runs
@@ -44,7 +46,6 @@ static void fork_prepare(void)
 {
 	guard_enter();
 	real_bind();
-	stack_atfork_prepare();
 	exporter_atfork_prepare();
 }
 

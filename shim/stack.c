@@ -37,7 +37,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef OTELSHIM_HAVE_LIBUNWIND
@@ -47,6 +46,7 @@
 
 #include "conn.h"
 #include "guard.h"
+#include "quiet.h"
 #include "real.h"
 #include "stack.h"
 
@@ -192,30 +192,6 @@ static int unw_ready(void)
 	return ok;
 }
 
-void stack_atfork_prepare(void)
-{
-	/* A child forked in the middle of a dlopen gets a half-loaded
-	   library list, which glibc does not repair: wait for ours (well
-	   under a millisecond, once in a process's life), never for ever. */
-	struct timespec now, end;
-
-	if (__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) != UNW_LOADING)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_nsec += 200000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
-	do {
-		struct timespec ts = {0, 20000};
-		nanosleep(&ts, NULL);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) == UNW_LOADING &&
-		 (now.tv_sec < end.tv_sec ||
-		  (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
-}
-
 /* ---- capture ------------------------------------------------------------- */
 
 /* The shim's frames above the program's, at most (recv hook to capture). */
@@ -236,7 +212,16 @@ unsigned stack_capture(uint64_t *out, unsigned max)
 	/* libunwind's own calls (read, close, pipe2 on its pipe) must pass
 	   our hooks untouched */
 	guard_enter();
+	/* libunwind's loading (dlopen) and its search of the unwind tables
+	   (dl_iterate_phdr) must not be cut by a fork (quiet.h): while one
+	   is being prepared, no stack */
+	if (!quiet_try()) {
+		guard_leave();
+		errno = saved_errno;
+		return 0;
+	}
 	if (!unw_ready() || !pipe_intact()) {
+		quiet_leave();
 		guard_leave();
 		errno = saved_errno;
 		return 0;
@@ -244,6 +229,7 @@ unsigned stack_capture(uint64_t *out, unsigned max)
 	shim_tls.in_unwind++;
 	int n = unw.backtrace(buf, want);
 	shim_tls.in_unwind--;
+	quiet_leave();
 	guard_leave();
 	int i = 0;
 	while (i < n && is_self((uintptr_t)buf[i]))
@@ -535,19 +521,25 @@ static int load_counts(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;	/* the first object says it */
 }
 
-/* Before a batch: forget everything if a module went away since. */
+/*
+ * Before a batch: forget everything if a module went away since.
+ * dl_iterate_phdr holds the loader's list lock, which a fork must not
+ * cut through (quiet.h).
+ */
 static void sym_batch(void)
 {
 	unsigned long long subs = 0;
 
+	quiet_enter();
 	dl_iterate_phdr(load_counts, &subs);
+	self_range();
+	quiet_leave();
 	if (subs != seen_subs) {
 		seen_subs = subs;
 		sym_gen++;
 		n_modules = 0;
 	}
 	slow_left = SLOW_LOOKUPS;
-	self_range();
 }
 
 static int module_of(const struct link_map *lm)

@@ -105,14 +105,10 @@ static inline void stack_end(struct span_record *r, const struct stack *start,
 }
 
 /*
- * For the fork prepare handler: if libunwind is being loaded by another
- * thread, wait until it is (at most 200 ms).
- */
-void stack_atfork_prepare(void);
-
-/*
  * For the fork child handler: close the child's copy of the descriptor of
- * a symbol-table search the parent's exporter thread was in.
+ * a symbol-table search the parent's exporter thread was in. (The calls
+ * into the loader, dl_iterate_phdr and libunwind's, run in quiet
+ * sections, exporter/quiet.h: no fork cuts through them.)
  */
 void stack_atfork_child(void);
 
