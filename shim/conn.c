@@ -9,13 +9,13 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 
 #include "clock.h"
 #include "conn.h"
+#include "text.h"
 
 struct pool_chunk {
 	uint64_t used;		/* bit i: conns[i] is allocated */
@@ -145,6 +145,21 @@ struct conn *conn_track(int fd, int family)
 	return c;
 }
 
+/* "addr:port", "[v6addr]:port": url.full's host when the request has none */
+static void set_authority(struct conn *c, int v6)
+{
+	struct text t;
+
+	text_init(&t, c->peer_authority, sizeof(c->peer_authority));
+	if (v6)
+		text_put(&t, "[", 1);
+	text_str(&t, c->peer_addr);
+	if (v6)
+		text_put(&t, "]", 1);
+	text_put(&t, ":", 1);
+	text_uint(&t, c->peer_port);
+}
+
 void conn_set_peer(struct conn *c, int role, const struct sockaddr *sa,
 		   socklen_t len)
 {
@@ -155,16 +170,14 @@ void conn_set_peer(struct conn *c, int role, const struct sockaddr *sa,
 		inet_ntop(AF_INET, &in->sin_addr, c->peer_addr,
 			  sizeof(c->peer_addr));
 		c->peer_port = ntohs(in->sin_port);
-		snprintf(c->peer_authority, sizeof(c->peer_authority), "%s:%u",
-			 c->peer_addr, c->peer_port);
+		set_authority(c, 0);
 	} else if (sa && sa->sa_family == AF_INET6 &&
 		   len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_addr,
 			  sizeof(c->peer_addr));
 		c->peer_port = ntohs(in6->sin6_port);
-		snprintf(c->peer_authority, sizeof(c->peer_authority),
-			 "[%s]:%u", c->peer_addr, c->peer_port);
+		set_authority(c, 1);
 	}
 }
 

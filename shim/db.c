@@ -3,12 +3,12 @@
  */
 #include <dlfcn.h>
 #include <link.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "text.h"
 
 void db_query_from_text(struct db_query *q, enum sql_dialect d,
 			const char *text, size_t len)
@@ -72,6 +72,23 @@ int db_begin(struct db_op *op, const struct db_query *q, const char *operation,
 	return 1;
 }
 
+void db_query_as_prepare(struct db_query *q)
+{
+	char buf[DB_SUMMARY_MAX];
+	struct text t;
+
+	text_init(&t, buf, sizeof(buf));
+	text_put(&t, "PREPARE", 7);
+	if (q->summary_len) {
+		text_put(&t, " ", 1);
+		text_put(&t, q->summary, q->summary_len);
+	}
+	if (t.cut)
+		return;
+	memcpy(q->summary, buf, t.len + 1);
+	q->summary_len = (uint16_t)t.len;
+}
+
 uint64_t db_elapsed_ns(const struct db_op *op)
 {
 	uint64_t now = clock_real_ns();
@@ -113,25 +130,32 @@ void db_end(struct db_op *op, const struct db_target *t,
 	/* The name (SPEC.md 5.3): the summary; else "{operation} {target}";
 	   else the target; else the system. */
 	char target[300];
-	target[0] = '\0';
-	if (ns)
-		snprintf(target, sizeof(target), "%s", ns);
-	else if (t->server_address && t->server_port)
-		snprintf(target, sizeof(target), "%s:%d", t->server_address,
-			 t->server_port);
-	else if (t->server_address)
-		snprintf(target, sizeof(target), "%s", t->server_address);
-	if (op->q.summary_len)
-		snprintf(name, sizeof(name), "%s", op->q.summary);
-	else if (op->operation && target[0])
-		snprintf(name, sizeof(name), "%s %s", op->operation, target);
-	else if (op->operation)
-		snprintf(name, sizeof(name), "%s", op->operation);
-	else if (target[0])
-		snprintf(name, sizeof(name), "%s", target);
-	else
-		snprintf(name, sizeof(name), "%s", t->system);
-	span_record_set_name(&r, name, strlen(name));
+	struct text tt, nt;
+	text_init(&tt, target, sizeof(target));
+	if (ns) {
+		text_str(&tt, ns);
+	} else if (t->server_address) {
+		text_str(&tt, t->server_address);
+		if (t->server_port > 0) {
+			text_put(&tt, ":", 1);
+			text_uint(&tt, (uint64_t)(unsigned)t->server_port);
+		}
+	}
+	text_init(&nt, name, sizeof(name));
+	if (op->q.summary_len) {
+		text_put(&nt, op->q.summary, op->q.summary_len);
+	} else if (op->operation) {
+		text_str(&nt, op->operation);
+		if (tt.len) {
+			text_put(&nt, " ", 1);
+			text_put(&nt, target, tt.len);
+		}
+	} else if (tt.len) {
+		text_put(&nt, target, tt.len);
+	} else {
+		text_str(&nt, t->system);
+	}
+	span_record_set_name(&r, name, nt.len);
 
 	/* The failure, as an exception event (SPEC.md 5.6); before the
 	   attributes, so that a long query text cannot crowd it out. */

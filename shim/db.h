@@ -72,6 +72,10 @@ struct db_op {
 void db_query_from_text(struct db_query *q, enum sql_dialect d,
 			const char *text, size_t len);
 
+/* "PREPARE {summary}", the operation a prepare call performs; q is left
+   as it is when that would not fit. */
+void db_query_as_prepare(struct db_query *q);
+
 /*
  * Start timing a call. Returns 1 when a span was started (op->active),
  * 0 when the shim is off or inside itself (then db_end() does nothing).

@@ -18,13 +18,13 @@
  * As in hook_pq.c, every real call runs under the guard.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "db.h"
 #include "guard.h"
 #include "init.h"
+#include "text.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -175,7 +175,9 @@ static void outcome(struct my_outcome *mo, int failed, unsigned int err,
 	    (state[1] == '0' || state[1] == '1') && strcmp(state, "00000"))
 		error = 0;
 	if (err) {
-		snprintf(mo->code, sizeof(mo->code), "%u", err);
+		struct text code;
+		text_init(&code, mo->code, sizeof(mo->code));
+		text_uint(&code, err);
 		mo->o.status_code = mo->code;
 	}
 	copy_str(mo->msg, sizeof(mo->msg), msg);
@@ -344,13 +346,7 @@ EXPORT int mysql_stmt_prepare(MYSQL_STMT *s, const char *q,
 	if (st)
 		st->q = op.q;
 	/* the prepare itself: "PREPARE {summary}" */
-	char buf[DB_SUMMARY_MAX];
-	int n = snprintf(buf, sizeof(buf), "PREPARE%s%s",
-			 op.q.summary_len ? " " : "", op.q.summary);
-	if (n > 0 && (size_t)n < sizeof(buf)) {
-		memcpy(op.q.summary, buf, (size_t)n + 1);
-		op.q.summary_len = (uint16_t)n;
-	}
+	db_query_as_prepare(&op.q);
 	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	int r = real(s, q, length);

@@ -20,7 +20,6 @@
  * PQconnectStart/PQconnectPoll are only guarded.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,18 +271,6 @@ static void recall(const PGconn *conn, const char *name, struct db_query *q)
 		db_query_from_text(q, SQL_POSTGRESQL, NULL, 0);
 }
 
-/* "PREPARE {summary}": the operation a PQprepare call performs */
-static void as_prepare(struct db_query *q)
-{
-	char buf[DB_SUMMARY_MAX];
-	int n = snprintf(buf, sizeof(buf), "PREPARE%s%s",
-			 q->summary_len ? " " : "", q->summary);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return;
-	memcpy(q->summary, buf, (size_t)n + 1);
-	q->summary_len = (uint16_t)n;
-}
-
 /* Start an asynchronous call's span; it ends in PQgetResult. */
 static struct pg_async *async_begin(const PGconn *conn)
 {
@@ -366,7 +353,7 @@ EXPORT PGresult *PQprepare(PGconn *conn, const char *stmtName,
 		return real(conn, stmtName, query, nParams, paramTypes);
 	db_query_from_text(&op.q, SQL_POSTGRESQL, query, (size_t)-1);
 	remember(conn, stmtName, &op.q);
-	as_prepare(&op.q);
+	db_query_as_prepare(&op.q);
 	db_begin(&op, &op.q, NULL, CALLER, 0);
 	guard_enter();
 	PGresult *res = real(conn, stmtName, query, nParams, paramTypes);
@@ -465,7 +452,7 @@ EXPORT int PQsendPrepare(PGconn *conn, const char *stmtName,
 		   (db_query_from_text(&a->op.q, SQL_POSTGRESQL, query,
 				       (size_t)-1),
 		    remember(conn, stmtName, &a->op.q),
-		    as_prepare(&a->op.q)));
+		    db_query_as_prepare(&a->op.q)));
 }
 
 EXPORT int PQsendQueryPrepared(PGconn *conn, const char *stmtName,
