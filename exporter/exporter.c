@@ -301,6 +301,42 @@ static void free_codes(struct span_code *codes)
 }
 
 /*
+ * The head of the queue is claimed and not published. A producer fills a
+ * record in microseconds; one that has not published it after
+ * ABANDON_AFTER_NS left our code for good (a signal handler's siglongjmp
+ * out of a hook, a thread killed in it) and would hold every span behind
+ * it forever: give its slot up, count the span as dropped and go on.
+ * Returns 1 if the head moved.
+ */
+#define ABANDON_AFTER_NS (2 * 1000000000ull)
+#define HEAD_WAIT_NS 1000000ull
+
+static uint32_t unstick(void)
+{
+	static uint64_t stuck_pos = UINT64_MAX, stuck_since;
+	static int logged;
+	uint64_t head = queue_head(&queue), now = now_ns();
+
+	if (queue_size(&queue) == 0)
+		return 0;
+	if (head != stuck_pos) {
+		stuck_pos = head;
+		stuck_since = now;
+		return 0;
+	}
+	if (now - stuck_since < ABANDON_AFTER_NS || !queue_abandon(&queue))
+		return 0;
+	ADD(dropped_abandoned, 1);
+	if (!logged) {
+		logged = 1;
+		otel_log(LOG_WARN, "a span was left half-built (its thread "
+			 "left otelshim's code, e.g. by a signal handler's "
+			 "longjmp): dropped, exporting goes on");
+	}
+	return 1;
+}
+
+/*
  * Export up to max published records from the head of the queue. Returns
  * how many were taken.
  */
@@ -308,40 +344,50 @@ static uint32_t export_batch(uint32_t max, uint64_t deadline_ns)
 {
 	const struct span_record *batch[1024];
 	struct span_code *codes;
-	uint32_t n = 0;
+	uint32_t n = 0, taken = 0;
 
 	if (max > sizeof(batch) / sizeof(batch[0]))
 		max = sizeof(batch) / sizeof(batch[0]);
-	while (n < max) {
-		const struct span_record *r = queue_peek(&queue, n);
+	while (taken < max) {
+		const struct span_record *r = queue_peek(&queue, taken);
 		if (!r)
 			break;
+		taken++;
+		if (__builtin_expect(queue.abandoned, 0) &&
+		    !span_record_sane(r)) {
+			ADD(dropped_torn, 1);
+			continue;
+		}
 		batch[n++] = r;
 	}
-	if (n == 0)
-		return 0;
+	if (taken == 0)
+		return unstick();
+	if (n == 0) {
+		queue_release(&queue, taken);
+		return taken;
+	}
 
 	codes = symbolize(batch, n);
 	if (cfg.kind == EXPORTER_CONSOLE) {
 		console_print(STDERR_FILENO, &resource, batch, codes, n);
-		queue_release(&queue, n);
+		queue_release(&queue, taken);
 		free_codes(codes);
 		ADD(exported, n);
-		return n;
+		return taken;
 	}
 
 	int r = otlp_encode(&resource, batch, codes, n,
 			    cfg.attr_value_length_limit, cfg.attr_count_limit,
 			    &encoded);
 	/* The records are encoded: give the slots back before the network. */
-	queue_release(&queue, n);
+	queue_release(&queue, taken);
 	free_codes(codes);
 	if (r < 0) {
 		note_failure("encoding error", -r, n);
-		return n;
+		return taken;
 	}
 	post_batch(encoded.data, encoded.len, n, deadline_ns);
-	return n;
+	return taken;
 }
 
 /* Export everything published now, in batches, before the deadline. */
@@ -382,9 +428,12 @@ static void *worker(void *arg)
 			continue;
 		}
 		if (queue_size(&queue) >= cfg.max_export_batch_size) {
-			export_batch(cfg.max_export_batch_size,
-				     now + (uint64_t)cfg.export_timeout_ms *
-						   1000000u);
+			if (export_batch(cfg.max_export_batch_size,
+					 now + (uint64_t)cfg.export_timeout_ms *
+						       1000000u))
+				continue;
+			/* The head is being filled: not a busy wait. */
+			futex_wait(&wake_seq, seen, HEAD_WAIT_NS);
 			continue;
 		}
 		if (now >= next) {
@@ -485,6 +534,9 @@ void exporter_set_symbolizer(const struct exporter_symbolizer *s)
 	symbolizer = *s;
 }
 
+/* The position of this thread's claim (one at a time: the hooks' guard). */
+static __thread uint64_t claimed_pos __attribute__((tls_model("initial-exec")));
+
 /*
  * Whether a finished span may go into the queue: 1 yes, 0 no and not
  * counted (the "none" exporter), -ESHUTDOWN dropped and counted. Starts
@@ -537,7 +589,7 @@ struct span_record *exporter_claim(void)
 
 	if (admit() <= 0)
 		return NULL;
-	r = queue_claim(&queue);
+	r = queue_claim(&queue, &claimed_pos);
 	if (!r) {
 		ADD(dropped_queue_full, 1);
 		return NULL;
@@ -548,8 +600,9 @@ struct span_record *exporter_claim(void)
 
 void exporter_commit(struct span_record *r)
 {
-	queue_commit(&queue, r);
-	published();
+	/* Refused only when the consumer gave the claim up (it counted it) */
+	if (queue_commit(&queue, r, claimed_pos))
+		published();
 }
 
 void exporter_count_untraceable(void)
@@ -571,6 +624,11 @@ void exporter_get_stats(struct exporter_stats *out)
 		__atomic_load_n(&stats.dropped_rejected, __ATOMIC_RELAXED);
 	out->dropped_untraceable =
 		__atomic_load_n(&stats.dropped_untraceable, __ATOMIC_RELAXED);
+	out->dropped_torn = __atomic_load_n(&stats.dropped_torn,
+					    __ATOMIC_RELAXED);
+	out->dropped_abandoned =
+		__atomic_load_n(&stats.dropped_abandoned, __ATOMIC_RELAXED) +
+		out->dropped_torn;
 }
 
 static void report(void)
@@ -579,19 +637,21 @@ static void report(void)
 	uint64_t pending;
 
 	exporter_get_stats(&s);
-	pending = s.submitted - s.exported - s.dropped_export -
-		  s.dropped_rejected;
-	if (s.submitted < s.exported + s.dropped_export + s.dropped_rejected)
-		pending = 0;
+	/* (a torn record was submitted, then dropped: it is among the
+	   abandoned, not pending) */
+	uint64_t done = s.exported + s.dropped_export + s.dropped_rejected +
+			s.dropped_torn;
+	pending = s.submitted > done ? s.submitted - done : 0;
 	uint64_t dropped = s.dropped_queue_full + s.dropped_shutdown +
 			   s.dropped_export + s.dropped_rejected +
-			   s.dropped_untraceable + pending;
+			   s.dropped_untraceable + s.dropped_abandoned + pending;
 	if (dropped)
 		otel_log(LOG_WARN,
 			 "%llu spans dropped (queue full %llu, export failed "
 			 "%llu, rejected by the collector %llu, not exported "
 			 "before the exit deadline %llu, after shutdown %llu, "
-			 "untraceable %llu); %llu exported",
+			 "untraceable %llu, left half-built %llu); %llu "
+			 "exported",
 			 (unsigned long long)dropped,
 			 (unsigned long long)s.dropped_queue_full,
 			 (unsigned long long)s.dropped_export,
@@ -599,6 +659,7 @@ static void report(void)
 			 (unsigned long long)pending,
 			 (unsigned long long)s.dropped_shutdown,
 			 (unsigned long long)s.dropped_untraceable,
+			 (unsigned long long)s.dropped_abandoned,
 			 (unsigned long long)s.exported);
 	else
 		otel_log(LOG_DEBUG, "%llu spans exported",

@@ -161,6 +161,13 @@ int span_record_set_exception(struct span_record *r, uint64_t time_ns,
 void span_record_set_frames(struct span_record *r, const uint64_t *frames,
 			    unsigned n);
 
+/*
+ * Whether every count and offset in r stays inside the record, so that a
+ * reader can trust it (1) or must not (0). The consumer checks records
+ * only after a half-built one was given up (queue.h, queue_abandon).
+ */
+int span_record_sane(const struct span_record *r);
+
 /* A string of the record's arena, NUL-terminated. */
 static inline const char *span_record_str(const struct span_record *r,
 					  struct span_str s)
@@ -242,7 +249,10 @@ int exporter_submit(const struct span_record *r);
  * exporter_submit() counts it; nothing is counted when the exporter is
  * "none"). The caller must then pass it to exporter_commit(), which
  * publishes it, and must not block in between: the exporter thread takes
- * records in order and waits at a claimed one. Any thread; never blocks.
+ * records in order and waits at a claimed one. A claim left for good (a
+ * signal handler's siglongjmp out of a hook) is given up after 2 s and
+ * counted as dropped, "left half-built". One claim at a time per thread.
+ * Any thread; never blocks.
  */
 struct span_record *exporter_claim(void);
 void exporter_commit(struct span_record *r);
@@ -294,6 +304,10 @@ struct exporter_stats {
 	uint64_t dropped_rejected;	/* partial success: rejected_spans */
 	uint64_t dropped_untraceable;	/* a client could not finish a span
 					   (e.g. a head too large to parse) */
+	uint64_t dropped_abandoned;	/* left half-built in the queue (its
+					   thread never came back), with... */
+	uint64_t dropped_torn;		/* ...those of them that were
+					   published, then found corrupt */
 };
 void exporter_get_stats(struct exporter_stats *out);
 

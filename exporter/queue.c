@@ -23,11 +23,6 @@ static inline uint64_t seq_acquire(const struct queue *q, uint32_t i)
 	return __atomic_load_n(&q->seq[i], __ATOMIC_ACQUIRE) + 2 * (uint64_t)i;
 }
 
-static inline uint64_t seq_relaxed(const struct queue *q, uint32_t i)
-{
-	return __atomic_load_n(&q->seq[i], __ATOMIC_RELAXED) + 2 * (uint64_t)i;
-}
-
 static inline void seq_release(struct queue *q, uint32_t i, uint64_t seq)
 {
 	__atomic_store_n(&q->seq[i], seq - 2 * (uint64_t)i, __ATOMIC_RELEASE);
@@ -86,7 +81,7 @@ static void copy_record(struct span_record *dst, const struct span_record *r)
 		memcpy(dst->frames, r->frames, nf * sizeof(r->frames[0]));
 }
 
-struct span_record *queue_claim(struct queue *q)
+struct span_record *queue_claim(struct queue *q, uint64_t *pos_out)
 {
 	uint64_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 	uint32_t i;
@@ -108,30 +103,36 @@ struct span_record *queue_claim(struct queue *q)
 			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 		}
 	}
+	*pos_out = pos;
 	return &q->slots[i];
 }
 
 /*
- * The slot's sequence number still says "free for position pos" (only its
- * claimer moves it on), so the position comes back from it.
+ * The slot's sequence number says "free for position pos" until its
+ * claimer publishes it, unless the consumer gave the slot up meanwhile
+ * (queue_abandon): a compare-and-swap, not a store, so that exactly one of
+ * the two moves it on. The position is the claimer's own copy: after an
+ * abandon the sequence number speaks of the next lap.
  */
-void queue_commit(struct queue *q, struct span_record *r)
+int queue_commit(struct queue *q, struct span_record *r, uint64_t pos)
 {
 	uint32_t i = (uint32_t)(r - q->slots);
-	uint64_t pos = seq_relaxed(q, i) / 2;
+	uint64_t want = 2 * pos - 2 * (uint64_t)i;
 
-	seq_release(q, i, 2 * pos + 1);
+	return __atomic_compare_exchange_n(&q->seq[i], &want,
+					   2 * pos + 1 - 2 * (uint64_t)i, 0,
+					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
 int queue_push(struct queue *q, const struct span_record *r)
 {
-	struct span_record *slot = queue_claim(q);
+	uint64_t pos;
+	struct span_record *slot = queue_claim(q, &pos);
 
 	if (!slot)
 		return -ENOSPC;
 	copy_record(slot, r);
-	queue_commit(q, slot);
-	return 0;
+	return queue_commit(q, slot, pos) ? 0 : -ENOSPC;
 }
 
 const struct span_record *queue_peek(const struct queue *q, uint32_t i)
@@ -164,4 +165,29 @@ void queue_release(struct queue *q, uint32_t n)
 		seq_release(q, (uint32_t)(pos % q->cap), 2 * (pos + q->cap));
 	}
 	__atomic_store_n(&q->head, head + n, __ATOMIC_RELEASE);
+}
+
+uint64_t queue_head(const struct queue *q)
+{
+	return __atomic_load_n(&q->head, __ATOMIC_RELAXED);
+}
+
+int queue_abandon(struct queue *q)
+{
+	uint64_t head = __atomic_load_n(&q->head, __ATOMIC_RELAXED);
+	uint32_t i;
+
+	/* Only a claimed position: one the tail has passed. Skipping a free
+	   one would leave its producer waiting for a lap that never comes. */
+	if (!q->cap || __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE) <= head)
+		return 0;
+	i = (uint32_t)(head % q->cap);
+	uint64_t want = 2 * head - 2 * (uint64_t)i;
+	if (!__atomic_compare_exchange_n(&q->seq[i], &want,
+					 2 * (head + q->cap) - 2 * (uint64_t)i,
+					 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;	/* published after all (or never claimed) */
+	q->abandoned = 1;
+	__atomic_store_n(&q->head, head + 1, __ATOMIC_RELEASE);
+	return 1;
 }

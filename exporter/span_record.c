@@ -172,3 +172,26 @@ void span_record_set_frames(struct span_record *r, const uint64_t *frames,
 		memcpy(r->frames, frames, n * sizeof(frames[0]));
 	r->n_frames = (uint8_t)n;
 }
+
+static int str_inside(struct span_str s)
+{
+	return (size_t)s.off + s.len < SPAN_ARENA_SIZE;
+}
+
+int span_record_sane(const struct span_record *r)
+{
+	if (r->n_attrs > SPAN_MAX_ATTRS || r->arena_used > SPAN_ARENA_SIZE ||
+	    r->n_frames > SPAN_MAX_FRAMES || r->kind > SPAN_KIND_CONSUMER ||
+	    r->status > SPAN_STATUS_ERROR || !str_inside(r->name) ||
+	    !str_inside(r->status_message) || !str_inside(r->trace_state) ||
+	    !str_inside(r->exception.type) || !str_inside(r->exception.message))
+		return 0;
+	for (unsigned i = 0; i < r->n_attrs; i++) {
+		const struct span_attr *a = &r->attrs[i];
+		if (!a->key || a->type > SPAN_ATTR_DOUBLE ||
+		    (a->type == SPAN_ATTR_STRING &&
+		     (size_t)a->off + a->len >= SPAN_ARENA_SIZE))
+			return 0;
+	}
+	return 1;
+}

@@ -32,9 +32,11 @@ TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 REPORT = re.compile(
     r"(\d+) spans dropped \(queue full (\d+), export failed (\d+), rejected "
     r"by the collector (\d+), not exported before the exit deadline (\d+), "
-    r"after shutdown (\d+), untraceable (\d+)\); (\d+) exported")
+    r"after shutdown (\d+), untraceable (\d+), left half-built (\d+)\); "
+    r"(\d+) exported")
 REPORT_FIELDS = ("dropped", "queue_full", "export_failed", "rejected",
-                 "pending", "after_shutdown", "untraceable", "exported")
+                 "pending", "after_shutdown", "untraceable", "abandoned",
+                 "exported")
 
 
 def curl(*args):
@@ -59,7 +61,7 @@ def exit_report(res, prog="curl"):
     found = [m for m in found if m]
     check_eq(len(found), 1, f"exit report lines in stderr {res.err!r}")
     d = dict(zip(REPORT_FIELDS, (int(x) for x in found[0].groups())))
-    check_eq(d["dropped"], sum(d[k] for k in REPORT_FIELDS[1:7]),
+    check_eq(d["dropped"], sum(d[k] for k in REPORT_FIELDS[1:8]),
              f"total of the exit report {d}")
     return d
 

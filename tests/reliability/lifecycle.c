@@ -24,13 +24,23 @@
  *       sys_socketpair (close() in a loop or the raw close_range, then the
  *       number is taken by one end of a Unix socket pair, whose other end
  *       the program reads). Both write OUTDIR/result last (atomically).
+ *
+ *   lifecycle longjmp PORT OUTDIR N
+ *       The main thread's request "/longjmp/lost" is cut short by a
+ *       SIGUSR1 handler that siglongjmps out (the test runs it under gdb,
+ *       which delivers the signal inside the shim, while the span is being
+ *       built); then a new thread makes N requests "/longjmp/after/<i>"
+ *       and the program lives 4 s more. Writes requests_ok and the CPU
+ *       seconds of the otel-export thread over those 4 s.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -751,6 +761,91 @@ static int fdtouch_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- a signal handler that leaves a hook by siglongjmp --------------- */
+
+static sigjmp_buf jump_env;
+
+static void jump_out(int sig)
+{
+	(void)sig;
+	siglongjmp(jump_env, 1);
+}
+
+static void *after_thread(void *arg)
+{
+	return (void *)(intptr_t)requests("longjmp/after", 0,
+					 (int)(intptr_t)arg);
+}
+
+/* CPU seconds used so far by the thread named otel-export, or -1. */
+static double exporter_cpu(void)
+{
+	char path[300], buf[1024];
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	double cpu = -1;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
+			 e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		/* pid (comm) state ... utime is field 14, stime 15 */
+		char *rp = strrchr(buf, ')');
+		if (!strstr(buf, "(otel-export)") || !rp)
+			continue;
+		unsigned long ut = 0, st = 0;
+		if (sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			   "%*u %lu %lu", &ut, &st) == 2)
+			cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	}
+	closedir(d);
+	return cpu;
+}
+
+static int longjmp_main(int argc, char **argv)
+{
+	char res[512];
+	struct sigaction sa;
+	pthread_t t;
+	void *ok = NULL;
+
+	if (argc < 3)
+		return 2;
+	const char *outdir = argv[1];
+	int n = atoi(argv[2]);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = jump_out;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	volatile int jumped = 0;
+	if (sigsetjmp(jump_env, 1) == 0)
+		rh_request(port, "/longjmp/lost");
+	else
+		jumped = 1;
+	/* This thread left a hook half-way: a new one makes the requests. */
+	pthread_create(&t, NULL, after_thread, (void *)(intptr_t)n);
+	pthread_join(t, &ok);
+	double c0 = exporter_cpu();
+	sleep_ms(4000);
+	double c1 = exporter_cpu();
+	snprintf(res, sizeof(res),
+		 "jumped %d\nrequests_ok %d\nexporter_cpu_s %.2f\n", jumped,
+		 (int)(intptr_t)ok, c0 >= 0 && c1 >= 0 ? c1 - c0 : -1.0);
+	write_result(outdir, res);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -773,6 +868,8 @@ int main(int argc, char **argv)
 		return threads_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "fdtouch"))
 		return fdtouch_main(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "longjmp"))
+		return longjmp_main(argc - 2, argv + 2);
 	fprintf(stderr, "lifecycle: unknown command %s\n", argv[1]);
 	return 2;
 }

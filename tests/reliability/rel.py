@@ -158,10 +158,11 @@ _LINE = re.compile(r"otelshim\[([^:\]]*):(\d+)\]: (.*)")
 _DROPPED = re.compile(
     r"(\d+) spans dropped \(queue full (\d+), export failed (\d+), rejected "
     r"by the collector (\d+), not exported before the exit deadline (\d+), "
-    r"after shutdown (\d+), untraceable (\d+)\); (\d+) exported")
+    r"after shutdown (\d+), untraceable (\d+), left half-built (\d+)\); "
+    r"(\d+) exported")
 _EXPORTED = re.compile(r"(\d+) spans exported")
 FIELDS = ("dropped", "queue_full", "export_failed", "rejected", "pending",
-          "after_shutdown", "untraceable", "exported")
+          "after_shutdown", "untraceable", "abandoned", "exported")
 
 
 def shim_lines(text):
@@ -183,7 +184,7 @@ def reports(text):
         m = _DROPPED.fullmatch(msg)
         if m:
             d = dict(zip(FIELDS, (int(x) for x in m.groups())))
-            check_eq(d["dropped"], sum(d[k] for k in FIELDS[1:7]),
+            check_eq(d["dropped"], sum(d[k] for k in FIELDS[1:8]),
                      f"total of the exit report {msg!r}")
         else:
             m = _EXPORTED.fullmatch(msg)

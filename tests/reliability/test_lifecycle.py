@@ -37,8 +37,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from rel import (Collector, LoadServer, check, check_eq,  # noqa: E402
-                 instrumented, main, pid_gone, prog, report_of, reports, run,
-                 summarize, wait_until)
+                 instrumented, main, pid_gone, preload_value, prog,
+                 report_of, reports, run, summarize, wait_until)
 
 
 def urls_of(spans):
@@ -346,6 +346,59 @@ def test_exporter_thread_blocks_signals_with_a_modest_stack():
         shutil.rmtree(outdir, ignore_errors=True)
 
 
+# ---- a hook left by siglongjmp ----------------------------------------------
+
+def test_span_left_half_built_by_siglongjmp():
+    """A signal handler that siglongjmps out of the shim while it builds a
+    span in the queue (gdb delivers SIGUSR1 at exporter_commit) costs that
+    one span, counted as dropped: the spans after it are all exported, and
+    the exporter thread does not spin on the slot left claimed."""
+    gdb = shutil.which("gdb")
+    check(gdb, "gdb is not installed (scripts/test installs it)")
+    outdir = tempfile.mkdtemp(prefix="otelshim-lj-")
+    n = 600     # more than a batch (512): a full queue wakes the exporter
+    try:
+        with LoadServer() as srv, Collector() as col:
+            env = {"OTEL_EXPORTER_OTLP_ENDPOINT": col.endpoint,
+                   "OTEL_BSP_SCHEDULE_DELAY": "200"}
+            res = run([gdb, "-nx", "-q", "-batch",
+                       "-ex", "set startup-with-shell off",
+                       "-ex", "set environment LD_PRELOAD=" + preload_value(),
+                       "-ex", "set breakpoint pending on",
+                       "-ex", "handle SIGUSR1 nostop noprint pass",
+                       "-ex", "break exporter_commit",
+                       "-ex", "run",
+                       "-ex", "delete",
+                       "-ex", "signal SIGUSR1",
+                       "--args", prog("lifecycle"), "longjmp", str(srv.port),
+                       outdir, str(n)],
+                      col, env=env, preload=False, timeout=120)
+            r = read_result(outdir, timeout=1)
+            print(f"  jumped {r['jumped']}, requests after it "
+                  f"{r['requests_ok']}, exporter thread CPU over the 4 s "
+                  f"after: {r['exporter_cpu_s']} s", flush=True)
+            check_eq(r["jumped"], "1", f"the SIGUSR1 handler's siglongjmp "
+                     f"(gdb: {res.out[-1500:]!r} {res.err[-1500:]!r})")
+            check_eq(r["requests_ok"], str(n), "the program's requests")
+            want = [srv.url(f"/longjmp/after/{i}") for i in range(n)]
+            spans = col.wait_spans(n, timeout=20)
+            check_each_once(spans, want, "the spans made after the jump")
+            check(srv.url("/longjmp/lost") not in urls_of(spans),
+                  "the half-built span was exported")
+            got = [x for v in reports(res.err).values() for x in v]
+            check_eq(len(got), 1, f"exit reports in {res.err[-2000:]!r}")
+            rep = got[0]
+            check_eq((rep["abandoned"], rep["dropped"], rep["exported"]),
+                     (1, 1, n), f"exit report (left half-built, dropped, "
+                     f"exported) {rep}")
+            cpu = float(r["exporter_cpu_s"])
+            check(0 <= cpu < 1.0, f"the exporter thread used {cpu} s of CPU "
+                  "in 4 s: it spins on the claimed slot")
+            col.check_clean()
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
 # ---- fork storm -------------------------------------------------------------
 
 def test_fork_1000_times_while_8_threads_make_spans():
@@ -425,6 +478,7 @@ TESTS = [
     test_fd_takeover_socketpair_after_close_range_syscall,
     test_exporter_socket_refuses_the_programs_calls,
     test_exporter_thread_blocks_signals_with_a_modest_stack,
+    test_span_left_half_built_by_siglongjmp,
     test_fork_1000_times_while_8_threads_make_spans,
 ]
 

@@ -380,42 +380,118 @@ START_TEST(claim_commit)
 {
 	struct queue q;
 	struct span_record *a, *b, *c;
+	uint64_t pa, pb, pc;
 
 	ck_assert_int_eq(queue_init(&q, 2), 0);
-	a = queue_claim(&q);
-	b = queue_claim(&q);
+	a = queue_claim(&q, &pa);
+	b = queue_claim(&q, &pb);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_ne(a, b);
-	ck_assert_ptr_null(queue_claim(&q));	/* full: both claimed */
+	ck_assert_ptr_null(queue_claim(&q, &pc));	/* full: both claimed */
 	make_record(&rec, 4, 1);
 	ck_assert_int_eq(queue_push(&q, &rec), -ENOSPC);
 	make_record(b, 4, 2);
-	queue_commit(&q, b);
+	ck_assert_int_eq(queue_commit(&q, b, pb), 1);
 	ck_assert_ptr_null(queue_peek(&q, 0));	/* a is not committed */
 	ck_assert_uint_eq(queue_ready(&q), 0);
 	make_record(a, 4, 1);
-	queue_commit(&q, a);
+	ck_assert_int_eq(queue_commit(&q, a, pa), 1);
 	ck_assert_uint_eq(queue_ready(&q), 2);
 	check_record(queue_peek(&q, 0), 4, 1);
 	check_record(queue_peek(&q, 1), 4, 2);
 	queue_release(&q, 1);
 	/* the freed slot comes round again, after the one still queued */
-	c = queue_claim(&q);
+	c = queue_claim(&q, &pc);
 	ck_assert_ptr_eq(c, a);
 	make_record(c, 4, 3);
-	queue_commit(&q, c);
+	ck_assert_int_eq(queue_commit(&q, c, pc), 1);
 	check_record(queue_peek(&q, 0), 4, 2);
 	check_record(queue_peek(&q, 1), 4, 3);
 	/* and the copying path interleaves with it */
 	queue_release(&q, 2);
 	make_record(&rec, 4, 4);
 	ck_assert_int_eq(queue_push(&q, &rec), 0);
-	c = queue_claim(&q);
+	c = queue_claim(&q, &pc);
 	make_record(c, 4, 5);
-	queue_commit(&q, c);
+	ck_assert_int_eq(queue_commit(&q, c, pc), 1);
 	check_record(queue_peek(&q, 0), 4, 4);
 	check_record(queue_peek(&q, 1), 4, 5);
+}
+END_TEST
+
+/*
+ * A claim never committed (its thread longjmp'd away): the consumer gives
+ * it up, the records behind it flow again, the slot serves the next lap,
+ * and the claimer's late commit is refused without disturbing anything.
+ * Nothing claimed, nothing to give up.
+ */
+START_TEST(abandon)
+{
+	struct queue q;
+	struct span_record *a, *b, *c;
+	uint64_t pa, pb, pc;
+
+	ck_assert_int_eq(queue_init(&q, 2), 0);
+	ck_assert_int_eq(queue_abandon(&q), 0);	/* empty */
+	ck_assert_int_eq(q.abandoned, 0);
+	a = queue_claim(&q, &pa);
+	b = queue_claim(&q, &pb);
+	make_record(b, 6, 2);
+	ck_assert_int_eq(queue_commit(&q, b, pb), 1);
+	ck_assert_ptr_null(queue_peek(&q, 0));	/* held up by a */
+	ck_assert_uint_eq(queue_head(&q), 0);
+	ck_assert_int_eq(queue_abandon(&q), 1);
+	ck_assert_int_eq(q.abandoned, 1);
+	ck_assert_uint_eq(queue_head(&q), 1);
+	check_record(queue_peek(&q, 0), 6, 2);
+	/* a's slot is free for the next lap */
+	c = queue_claim(&q, &pc);
+	ck_assert_ptr_eq(c, a);
+	ck_assert_uint_eq(pc, pa + 2);
+	/* the stale claimer comes back: refused, c untouched */
+	ck_assert_int_eq(queue_commit(&q, a, pa), 0);
+	ck_assert_uint_eq(queue_ready(&q), 1);
+	make_record(c, 6, 3);
+	ck_assert_int_eq(queue_commit(&q, c, pc), 1);
+	ck_assert_uint_eq(queue_ready(&q), 2);
+	check_record(queue_peek(&q, 0), 6, 2);
+	check_record(queue_peek(&q, 1), 6, 3);
+	/* a published head is not abandoned */
+	ck_assert_int_eq(queue_abandon(&q), 0);
+	queue_release(&q, 2);
+	ck_assert_int_eq(queue_abandon(&q), 0);	/* nothing claimed */
+	make_record(&rec, 6, 4);
+	ck_assert_int_eq(queue_push(&q, &rec), 0);
+	check_record(queue_peek(&q, 0), 6, 4);
+}
+END_TEST
+
+/* What the consumer checks after an abandon: every offset and count. */
+START_TEST(record_sanity)
+{
+	make_record(&rec, 1, 1);
+	ck_assert_int_eq(span_record_sane(&rec), 1);
+	rec.n_attrs = SPAN_MAX_ATTRS + 1;
+	ck_assert_int_eq(span_record_sane(&rec), 0);
+	make_record(&rec, 1, 1);
+	rec.name.off = SPAN_ARENA_SIZE - 2;
+	rec.name.len = 2;
+	ck_assert_int_eq(span_record_sane(&rec), 0);
+	make_record(&rec, 1, 1);
+	span_record_add_str(&rec, "k", "v", 1);
+	rec.attrs[rec.n_attrs - 1].off = SPAN_ARENA_SIZE - 1;
+	ck_assert_int_eq(span_record_sane(&rec), 0);
+	make_record(&rec, 1, 1);
+	span_record_add_int(&rec, "k", 1);
+	rec.attrs[rec.n_attrs - 1].key = NULL;
+	ck_assert_int_eq(span_record_sane(&rec), 0);
+	make_record(&rec, 1, 1);
+	rec.n_frames = SPAN_MAX_FRAMES + 1;
+	ck_assert_int_eq(span_record_sane(&rec), 0);
+	make_record(&rec, 1, 1);
+	rec.exception.message.off = 60000;
+	ck_assert_int_eq(span_record_sane(&rec), 0);
 }
 END_TEST
 
@@ -471,11 +547,13 @@ static void *produce(void *arg)
 		int e;
 		if (p->id % 2) {
 			/* odd producers fill their records in place */
-			struct span_record *slot = queue_claim(p->q);
+			uint64_t pos;
+			struct span_record *slot = queue_claim(p->q, &pos);
 			e = slot ? 0 : -ENOSPC;
 			if (slot) {
 				make_record(slot, p->id, i);
-				queue_commit(p->q, slot);
+				if (!queue_commit(p->q, slot, pos))
+					return (void *)1;
 			}
 		} else {
 			make_record(&r, p->id, i);
@@ -674,6 +752,8 @@ Suite *unit_suite(void)
 	tcase_add_test(t, slot_reuse_smaller_record);
 	tcase_add_test(t, reset);
 	tcase_add_test(t, claim_commit);
+	tcase_add_test(t, abandon);
+	tcase_add_test(t, record_sanity);
 	tcase_add_test(t, large_queue);
 	suite_add_tcase(s, t);
 
