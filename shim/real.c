@@ -193,19 +193,26 @@ static ssize_t sys_recvfrom_chk(int fd, void *b, size_t n, size_t cap, int f,
 	return sys_recvfrom(fd, b, n < cap ? n : cap, f, a, l);
 }
 
+/* Our own object's extent, from its ELF header to the end of its .bss
+   (symbols the linker defines; hidden, so they are ours, not another
+   object's). */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char _end[] __attribute__((visibility("hidden")));
+
 /*
  * Look name up after us. Returns NULL when it is missing or when it resolves
- * into our own object (the hook itself), which would recurse forever.
+ * into our own object (the hook itself), which would recurse forever. (By
+ * address: dladdr on libc's functions scanned libc's whole symbol table,
+ * 3.7 million instructions for the 38 lookups, about a millisecond of each
+ * process's first traced call.)
  */
 static void *lookup(const char *name)
 {
-	void *p = dlsym(RTLD_NEXT, name);
-	Dl_info self, found;
+	const char *p = dlsym(RTLD_NEXT, name);
 
-	if (p && dladdr((void *)lookup, &self) && dladdr(p, &found) &&
-	    self.dli_fbase == found.dli_fbase)
+	if (p && p >= __ehdr_start && p < _end)
 		return NULL;
-	return p;
+	return (void *)p;
 }
 
 #define BIND(slot, sym, fallback, required)             \
