@@ -925,6 +925,24 @@ http {{
         self.profiles["start-up: instructions added per process"] = \
             top_functions(funcs)
 
+        # A process whose first interposed call is traced: the shim binds
+        # the real functions then (/bin/true never does).
+        counts = {}
+        for traced in (False, True):
+            out = os.path.join(d, f"socket-{int(traced)}")
+            subprocess.run(self.valgrind(out) + [self.prog("httpbench"),
+                                                 "socket"],
+                           env=self.env(traced), check=True,
+                           capture_output=True)
+            counts[traced] = callgrind_sum(callgrind_files(out).values())
+        self.row("start-up", "a process that opens one socket (the shim "
+                 "binds the real functions): instructions per process "
+                 "(callgrind)", fmt_num(counts[False][0]),
+                 fmt_num(counts[True][0]),
+                 plus(fmt_num(counts[True][0] - counts[False][0])), "",
+                 "info", {"without": counts[False][0],
+                          "with": counts[True][0]})
+
     # -- memory --
 
     def bench_memory(self):

@@ -10,6 +10,9 @@
  *                                 (default /api/items?id=42), one at a
  *                                 time, then close
  *     httpbench idle MS           sleep MS milliseconds (an idle process)
+ *     httpbench socket            open a TCP socket and close it, so that
+ *                                 the shim binds the real functions (a
+ *                                 process's first interposed call)
  *
  * Each prints one JSON object on stdout at the end: the number of requests,
  * the wall time, the CPU time of the main thread (the program's only
@@ -231,7 +234,14 @@ int main(int argc, char **argv)
 		report("idle", 0, 0);
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "socket")) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return 1;
+		close(fd);
+		return 0;
+	}
 	fprintf(stderr, "usage: httpbench server | client PORT N [PATH] | "
-			"idle MS\n");
+			"idle MS | socket\n");
 	return 2;
 }
