@@ -34,6 +34,7 @@
 #include "init.h"
 #include "real.h"
 #include "stack.h"
+#include "wire.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -390,32 +391,9 @@ static ssize_t plain_writev(const struct http_send_call *call,
 static ssize_t sending(struct conn *c, struct http_send_call *call,
 		       const struct iovec *iov, int iovcnt)
 {
-	ssize_t n;
-	int saved_errno;
-
 	guard_enter();
-	if (http_conn_send_intercepts(c)) {
-		n = http_conn_send(c, call, iov, iovcnt);
-		saved_errno = errno;
-	} else if (c->proto == CONN_PROTO_MYSQL) {
-		uint64_t t = clock_real_ns();
-		n = call->plain(call, iov, iovcnt);
-		saved_errno = errno;
-		if (n > 0)
-			mysql_wire_on_send(c, iov, iovcnt, (size_t)n, t);
-		else if (n < 0 && saved_errno != EAGAIN &&
-			 saved_errno != EWOULDBLOCK && saved_errno != EINTR)
-			mysql_wire_on_end(c, "connection_reset", t);
-	} else {
-		uint64_t t = clock_real_ns();
-		n = call->plain(call, iov, iovcnt);
-		saved_errno = errno;
-		if (n > 0)
-			http_conn_on_send(c, iov, iovcnt, (size_t)n, t);
-		else if (n < 0 && saved_errno != EAGAIN &&
-			 saved_errno != EWOULDBLOCK && saved_errno != EINTR)
-			http_conn_on_error(c, saved_errno, t);
-	}
+	ssize_t n = wire_send(c, call, iov, iovcnt);
+	int saved_errno = errno;
 	guard_leave();
 	errno = saved_errno;
 	return n;
@@ -615,25 +593,7 @@ static void received(struct conn *c, const struct iovec *iov, int iovcnt,
 	uint64_t t = clock_real_ns();
 
 	guard_enter();
-	if (c->proto == CONN_PROTO_MYSQL) {
-		if (n > 0)
-			mysql_wire_on_recv(c, iov, iovcnt, (size_t)n, t);
-		else if ((n == 0 && want > 0) ||
-			 (n < 0 && err != EAGAIN && err != EWOULDBLOCK &&
-			  err != EINTR))
-			mysql_wire_on_end(c, "connection closed", t);
-	} else if (n > 0 && c->proto == CONN_PROTO_DETECT &&
-		   c->role == CONN_ROLE_CLIENT && c->http.n_requests == 0 &&
-		   c->http.tx.acc_len == 0 &&
-		   mysql_wire_detect(c, iov, iovcnt, (size_t)n, t)) {
-		/* the server spoke first, with a MySQL greeting */
-		c->proto = CONN_PROTO_MYSQL;
-	} else if (n > 0)
-		http_conn_on_recv(c, iov, iovcnt, (size_t)n, t);
-	else if (n == 0 && want > 0)
-		http_conn_on_eof(c, t);
-	else if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
-		http_conn_on_error(c, err, t);
+	wire_received(c, iov, iovcnt, n, want, err, t);
 	guard_leave();
 }
 

@@ -59,8 +59,8 @@
 #include "context.h"
 #include "http_conn.h"
 #include "init.h"
-#include "mysql_wire.h"
 #include "tracecontext.h"
+#include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -345,27 +345,10 @@ static ssize_t hook_send(int fd, struct http_send_call *call,
 			 const struct iovec *iov, int iovcnt)
 {
 	struct conn *c = traced(fd);
-	uint64_t t = clock_real_ns();
-	ssize_t n;
 
 	if (!c)
 		return call->plain(call, iov, iovcnt);
-	if (http_conn_send_intercepts(c))
-		return http_conn_send(c, call, iov, iovcnt);
-	n = call->plain(call, iov, iovcnt);
-	int e = errno;
-	if (c->proto == CONN_PROTO_MYSQL) {
-		if (n > 0)
-			mysql_wire_on_send(c, iov, iovcnt, (size_t)n, t);
-		else if (n < 0 && e != EAGAIN)
-			mysql_wire_on_end(c, "connection_reset", t);
-	} else if (n > 0) {
-		http_conn_on_send(c, iov, iovcnt, (size_t)n, t);
-	} else if (n < 0 && e != EAGAIN) {
-		http_conn_on_error(c, e, t);
-	}
-	errno = e;
-	return n;
+	return wire_send(c, call, iov, iovcnt);
 }
 
 /* received() in hook_socket.c: n > 0 bytes, 0 for EOF, -1 for err. */
@@ -373,28 +356,11 @@ static void hook_received(int fd, const struct iovec *iov, int iovcnt,
 			  ssize_t n, int err)
 {
 	struct conn *c;
-	uint64_t t = clock_real_ns();
 
 	reading();
 	if (!(c = traced(fd)))
 		return;
-	if (c->proto == CONN_PROTO_MYSQL) {
-		if (n > 0)
-			mysql_wire_on_recv(c, iov, iovcnt, (size_t)n, t);
-		else
-			mysql_wire_on_end(c, "connection closed", t);
-	} else if (n > 0 && c->proto == CONN_PROTO_DETECT &&
-		   c->role == CONN_ROLE_CLIENT && c->http.n_requests == 0 &&
-		   c->http.tx.acc_len == 0 &&
-		   mysql_wire_detect(c, iov, iovcnt, (size_t)n, t)) {
-		c->proto = CONN_PROTO_MYSQL;
-	} else if (n > 0) {
-		http_conn_on_recv(c, iov, iovcnt, (size_t)n, t);
-	} else if (n == 0) {
-		http_conn_on_eof(c, t);
-	} else {
-		http_conn_on_error(c, err, t);
-	}
+	wire_received(c, iov, iovcnt, n, 1, err, clock_real_ns());
 }
 
 /* ---- the wire contract -------------------------------------------------- */
