@@ -97,83 +97,128 @@ static inline const char *scan(const char *p, const char *end, unsigned cls)
 
 /*
  * The same scans, sixteen bytes at a time where the class has a short
- * arithmetic form (SSE2 is part of x86-64). A block is loaded only when
- * all of it lies before end, so nothing past the buffer is ever read;
- * the bytes after the last full block, and any byte the block test
- * cannot decide, go to scan(), which gives the answer. The result is
- * exactly scan()'s.
- *
- * field-content stops at a CTL other than HTAB, or DEL: at the CR that
- * ends almost every value, so one block usually finds the line end.
+ * arithmetic form (SSE2 is part of x86-64). Each *_stops() gives a 16-bit
+ * mask with bit i set when byte i of the block ends the run. A block is
+ * loaded only when all of it lies in [start, end), so nothing outside the
+ * caller's buffer is ever read: when fewer than 16 bytes remain before end,
+ * the block that ends at end is loaded instead (if the buffer is that long)
+ * and its mask shifted so that bit 0 stands for p; the bits past end are
+ * then zero. Whatever the blocks cannot decide goes to scan(), so every
+ * result is exactly scan()'s.
  */
-static inline const char *scan_field(const char *p, const char *end)
+#ifdef __SSE2__
+static inline __m128i load16(const char *p)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+/* field-content stops at a CTL other than HTAB, or at DEL. */
+static inline unsigned field_stops(__m128i x)
+{
+	__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+
+	bad = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), bad);
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	return (unsigned)_mm_movemask_epi8(bad);
+}
+
+/* request-target stops at a CTL, SP or DEL. */
+static inline unsigned target_stops(__m128i x)
+{
+	__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x20)), x);
+
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	return (unsigned)_mm_movemask_epi8(bad);
+}
+
+/*
+ * Names and methods are nearly always letters, digits and '-': this stops
+ * at any other byte, which is usually the ':' or SP after the token and
+ * otherwise either a rarer tchar (then scan() goes on) or a bad byte.
+ */
+static inline unsigned token_stops(__m128i x)
+{
+	/* signed compares on biased bytes test unsigned ranges */
+	__m128i l = _mm_or_si128(x, _mm_set1_epi8(0x20));
+	__m128i alpha = _mm_cmplt_epi8(
+		_mm_add_epi8(l, _mm_set1_epi8((char)(0x80 - 'a'))),
+		_mm_set1_epi8((char)(0x80 + 26)));
+	__m128i digit = _mm_cmplt_epi8(
+		_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+		_mm_set1_epi8((char)(0x80 + 10)));
+	__m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
+	__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), dash);
+
+	return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+}
+
+/* The tail block for p (end - 16 < p <= end; needs end - start >= 16). */
+#define TAIL_STOPS(stops, p, end) \
+	((stops)(load16((end) - 16)) >> (16 - ((end) - (p))))
+#endif
+
+static inline const char *scan_field(const char *p, const char *end,
+				     const char *start)
 {
 #ifdef __SSE2__
-	const __m128i c1f = _mm_set1_epi8(0x1f);
-	const __m128i tab = _mm_set1_epi8('\t');
-	const __m128i del = _mm_set1_epi8(0x7f);
+	unsigned m;
 
-	while (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x);
-		bad = _mm_andnot_si128(_mm_cmpeq_epi8(x, tab), bad);
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
-		unsigned m = (unsigned)_mm_movemask_epi8(bad);
+	for (; end - p >= 16; p += 16) {
+		m = field_stops(load16(p));
 		if (m)
 			return p + __builtin_ctz(m);
-		p += 16;
+	}
+	if (end - start >= 16) {
+		m = TAIL_STOPS(field_stops, p, end);
+		return m ? p + __builtin_ctz(m) : end;
 	}
 #endif
 	return scan(p, end, C_FIELD);
 }
 
-/* request-target: stops at a CTL, SP or DEL. */
-static inline const char *scan_target(const char *p, const char *end)
+static inline const char *scan_target(const char *p, const char *end,
+				      const char *start)
 {
 #ifdef __SSE2__
-	const __m128i sp = _mm_set1_epi8(0x20);
-	const __m128i del = _mm_set1_epi8(0x7f);
+	unsigned m;
 
-	while (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
-		unsigned m = (unsigned)_mm_movemask_epi8(bad);
+	for (; end - p >= 16; p += 16) {
+		m = target_stops(load16(p));
 		if (m)
 			return p + __builtin_ctz(m);
-		p += 16;
+	}
+	if (end - start >= 16) {
+		m = TAIL_STOPS(target_stops, p, end);
+		return m ? p + __builtin_ctz(m) : end;
 	}
 #endif
 	return scan(p, end, C_TARGET);
 }
 
 /*
- * A header name (tchar). Names are nearly always letters, digits and '-':
- * one block skips those, and scan() goes on from the first other byte
- * (the ':' after the name, or a rarer tchar such as '_').
+ * A token (tchar), as header names are: first byte in [p, end) that is not
+ * a tchar, or end. The usual stop, ':', is returned from the block.
  */
-static inline const char *scan_name(const char *p, const char *end)
+static inline const char *scan_token(const char *p, const char *end,
+				     const char *start)
 {
 #ifdef __SSE2__
-	if (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		/* signed compares on biased bytes test unsigned ranges */
-		__m128i l = _mm_or_si128(x, _mm_set1_epi8(0x20));
-		__m128i alpha = _mm_cmplt_epi8(
-			_mm_add_epi8(l, _mm_set1_epi8((char)(0x80 - 'a'))),
-			_mm_set1_epi8((char)(0x80 + 26)));
-		__m128i digit = _mm_cmplt_epi8(
-			_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
-			_mm_set1_epi8((char)(0x80 + 10)));
-		__m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
-		__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), dash);
-		unsigned m = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
-		if (!m)
-			return scan(p + 16, end, C_TCHAR);
-		p += __builtin_ctz(m);
-		if (*p == ':')
-			return p;
+	unsigned m;
+
+	for (; end - p >= 16; p += 16) {
+		m = token_stops(load16(p));
+		if (m)
+			goto stop;
 	}
+	if (end - start < 16)
+		return scan(p, end, C_TCHAR);
+	m = TAIL_STOPS(token_stops, p, end);
+	if (!m)
+		return end;
+stop:
+	p += __builtin_ctz(m);
+	if (*p == ':')
+		return p;
 #endif
 	return scan(p, end, C_TCHAR);
 }
@@ -296,7 +341,8 @@ static const char *parse_version(const char *p, const char *end, int *minor,
  * detection from mistaking other protocols for HTTP.
  */
 static const char *parse_request_line(const char *p, const char *end,
-				      struct http1_head *h, int *ret)
+				      const char *start, struct http1_head *h,
+				      int *ret)
 {
 	const char *s = p;
 	const char *lim = end - p > METHOD_MAX ? p + METHOD_MAX : end;
@@ -316,7 +362,7 @@ static const char *parse_request_line(const char *p, const char *end,
 	h->method.len = (size_t)(p - s);
 
 	s = ++p;
-	p = scan_target(p, end);
+	p = scan_target(p, end, start);
 	if (p == end) {
 		*ret = -2;
 		return NULL;
@@ -340,7 +386,8 @@ static const char *parse_request_line(const char *p, const char *end,
  * common clients accept it.
  */
 static const char *parse_status_line(const char *p, const char *end,
-				     struct http1_head *h, int *ret)
+				     const char *start, struct http1_head *h,
+				     int *ret)
 {
 	int code = 0;
 
@@ -378,7 +425,7 @@ static const char *parse_status_line(const char *p, const char *end,
 	}
 	if (*p == ' ') {
 		const char *s = ++p;
-		p = scan_field(p, end);
+		p = scan_field(p, end, start);
 		h->reason.p = s;
 		h->reason.len = (size_t)(p - s);
 	} else {
@@ -532,15 +579,36 @@ static void connection(struct http1_head *h, const char *v, size_t len)
 }
 
 /*
+ * Which names note_header() may keep, by first letter and length: bit n of
+ * known_names[c & 31] is set when a name we use starts with letter c (any
+ * case) and has n bytes. Other bytes that share c & 31 only cost a compare.
+ * Most fields (Date, Server, Content-Type, ...) stop at this test.
+ */
+#define L(c) [(c) & 31]
+static const uint32_t known_names[32] = {
+	L('b') = 1u << 7,				/* baggage */
+	L('c') = 1u << 10 | 1u << 14,			/* connection, content-length */
+	L('e') = 1u << 6,				/* expect */
+	L('h') = 1u << 4,				/* host */
+	L('t') = 1u << 10 | 1u << 11 | 1u << 17,	/* tracestate, traceparent,
+							   transfer-encoding */
+	L('u') = 1u << 10,				/* user-agent */
+};
+#undef L
+
+/*
  * Record a header field if it is one we use. Names are tokens and compared
- * case-insensitively; the length picks the candidates first, so most fields
- * cost one switch.
+ * case-insensitively; the table above turns most fields away, and the
+ * length and first letter leave one candidate, checked by one compare.
  */
 static void note_header(struct http1_head *h, struct framing *f,
 			const char *n, size_t nl, const char *v, size_t vl)
 {
 	struct http1_str s = { v, vl };
+	unsigned c = (unsigned char)n[0] | 0x20;
 
+	if (!(known_names[c & 31] >> (nl & 31) & 1))
+		return;		/* (a longer name may pass: the switch decides) */
 	switch (nl) {
 	case 4:
 		if (ieq(n, "host", 4) && !h->host.p)
@@ -555,7 +623,7 @@ static void note_header(struct http1_head *h, struct framing *f,
 			h->baggage = s;
 		break;
 	case 10:
-		switch (n[0] | 0x20) {
+		switch (c) {
 		case 'u':
 			if (ieq(n, "user-agent", 10) && !h->user_agent.p)
 				h->user_agent = s;
@@ -597,46 +665,75 @@ static void note_header(struct http1_head *h, struct framing *f,
  * Header lines up to and including the empty line. Every line is validated
  * (token name, ':' with no space before it, field-content value, proper line
  * end) even when we do not keep it. A line starting with SP or HTAB is
- * obsolete line folding, rejected as RFC 9112 5.2 allows.
+ * obsolete line folding, rejected as RFC 9112 5.2 allows. start is the
+ * beginning of the caller's buffer (the scans may read back to it).
+ *
+ * The usual line takes the straight path: one block holds the name and its
+ * ':', the value is scanned from just after the ':' (the OWS before it is
+ * field-content too) to the CR, and LF follows. Any other line, and the
+ * final empty one, goes through the general checks in the order that keeps
+ * -2 and -1 apart.
  */
 static const char *parse_headers(const char *p, const char *end,
-				 struct http1_head *h, struct framing *f,
-				 int *ret)
+				 const char *start, struct http1_head *h,
+				 struct framing *f, int *ret)
 {
 	for (;;) {
-		const char *name, *v, *ve;
-		size_t name_len;
+		const char *name = p, *colon, *v, *e;
 
+#ifdef __SSE2__
+		/* The usual line: a ':' ends the name within 16 bytes. */
+		if (end - p >= 16) {
+			/* k is where the name stops, 16 if not in the block */
+			unsigned k = __builtin_ctz(token_stops(load16(p)) |
+						   0x10000);
+
+			colon = p + k;
+			if (k - 1 < 15 && *colon == ':')
+				goto value;
+		}
+#endif
 		if (p == end) {
 			*ret = -2;
 			return NULL;
 		}
 		if (*p == '\r' || *p == '\n')
 			return parse_eol(p, end, ret);
-
-		name = p;
-		p = scan_name(p, end);
-		if (p == end) {
+		colon = scan_token(p, end, start);
+		if (colon == end) {
 			*ret = -2;
 			return NULL;
 		}
-		if (*p != ':' || p == name) {
+		if (*colon != ':' || colon == name) {
 			*ret = -1;
 			return NULL;
 		}
-		name_len = (size_t)(p - name);
-		p++;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		v = p;
-		ve = p = scan_field(p, end);
-		p = parse_eol(p, end, ret);
-		if (!p)
-			return NULL;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
+#ifdef __SSE2__
+value:
+#endif
+		e = scan_field(colon + 1, end, start);
+		if (end - e >= 2 && e[0] == '\r' && e[1] == '\n') {
+			p = e + 2;
+		} else {
+			p = parse_eol(e, end, ret);
+			if (!p)
+				return NULL;
+		}
+		/*
+		 * OWS around the value: *e is a CTL, and the bytes between the
+		 * colon and e are field-content, so <= ' ' means SP or HTAB
+		 * there; v never passes e.
+		 */
+		v = colon + 1;
+		v += *v == ' ';		/* the usual single SP */
+		while ((unsigned char)*v <= ' ' && v < e)
+			v++;
+		if ((unsigned char)e[-1] <= ' ')
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
 		h->n_headers++;
-		note_header(h, f, name, name_len, v, (size_t)(ve - v));
+		note_header(h, f, name, (size_t)(colon - name), v,
+			    (size_t)(e - v));
 	}
 }
 
@@ -712,10 +809,10 @@ int http1_parse_request(const char *buf, size_t len, struct http1_head *out)
 		if (!p)
 			return ret;
 	}
-	p = parse_request_line(p, end, &h, &ret);
+	p = parse_request_line(p, end, buf, &h, &ret);
 	if (!p)
 		return ret;
-	p = parse_headers(p, end, &h, &f, &ret);
+	p = parse_headers(p, end, buf, &h, &f, &ret);
 	if (!p)
 		return ret;
 	finish_framing(&h, &f, 1);
@@ -737,10 +834,10 @@ int http1_parse_response(const char *buf, size_t len, struct http1_head *out)
 	end = buf + len;
 	head_init(&h);
 
-	p = parse_status_line(p, end, &h, &ret);
+	p = parse_status_line(p, end, buf, &h, &ret);
 	if (!p)
 		return ret;
-	p = parse_headers(p, end, &h, &f, &ret);
+	p = parse_headers(p, end, buf, &h, &f, &ret);
 	if (!p)
 		return ret;
 	finish_framing(&h, &f, 0);
@@ -756,7 +853,7 @@ int http1_detect_request(const char *buf, size_t len)
 
 	if (len == 0)
 		return 0;
-	if (parse_request_line(buf, buf + n, &h, &ret))
+	if (parse_request_line(buf, buf + n, buf, &h, &ret))
 		return 1;
 	if (ret == -2)
 		return len >= DETECT_MAX ? -1 : 0;
