@@ -152,6 +152,26 @@ static inline unsigned token_stops(__m128i x)
 	return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
 }
 
+/*
+ * A rough field-content test for the usual value, printable ASCII ending
+ * at CR: stops at any byte outside SP to '~' (x + 1 > SP as signed bytes),
+ * so at every real stop but also at HTAB and obs-text, which the caller
+ * must then look at again. Two operations where field_stops() needs six.
+ */
+static inline unsigned text_stops(__m128i x)
+{
+	__m128i ok = _mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)),
+				    _mm_set1_epi8(' '));
+
+	return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+}
+
+/* Index of the first stop in a block's mask, 16 when there is none. */
+static inline unsigned first_stop(unsigned m)
+{
+	return (unsigned)__builtin_ctz(m | 0x10000);
+}
+
 /* The tail block for p (end - 16 < p <= end; needs end - start >= 16). */
 #define TAIL_STOPS(stops, p, end) \
 	((stops)(load16((end) - 16)) >> (16 - ((end) - (p))))
@@ -280,8 +300,10 @@ struct framing {
 };
 
 /* Line end (CRLF or bare LF) at p: pointer after it, or NULL and *ret. */
-static const char *parse_eol(const char *p, const char *end, int *ret)
+static inline const char *parse_eol(const char *p, const char *end, int *ret)
 {
+	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		return p + 2;	/* the usual one */
 	if (p == end) {
 		*ret = -2;
 		return NULL;
@@ -303,16 +325,23 @@ static const char *parse_eol(const char *p, const char *end, int *ret)
 	return p + 2;
 }
 
-/* "HTTP/1.0" or "HTTP/1.1" at p: pointer after it, or NULL and *ret. */
-static const char *parse_version(const char *p, const char *end, int *minor,
-				 int *ret)
+/* The minor version if the 8 bytes at p are "HTTP/1.0" or "HTTP/1.1", or -1. */
+static inline int http_version(const char *p)
+{
+	if (memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1'))
+		return -1;
+	return p[7] - '0';
+}
+
+/*
+ * "HTTP/1.0" or "HTTP/1.1" at p: pointer after it, or NULL and *ret. The
+ * byte-wise part tells a prefix (-2) from a mismatch (-1).
+ */
+static const char *parse_version_slow(const char *p, const char *end,
+				      int *minor, int *ret)
 {
 	static const char lit[] = "HTTP/1.";
 
-	if (end - p >= 8 && !memcmp(p, lit, 7) && (p[7] == '0' || p[7] == '1')) {
-		*minor = p[7] - '0';
-		return p + 8;
-	}
 	for (size_t i = 0; i < sizeof(lit) - 1; i++, p++) {
 		if (p == end) {
 			*ret = -2;
@@ -335,28 +364,50 @@ static const char *parse_version(const char *p, const char *end, int *minor,
 	return p + 1;
 }
 
+static inline const char *parse_version(const char *p, const char *end,
+					int *minor, int *ret)
+{
+	if (end - p >= 8 && (*minor = http_version(p)) >= 0)
+		return p + 8;
+	return parse_version_slow(p, end, minor, ret);
+}
+
 /*
  * "METHOD SP target SP HTTP/1.x" and its line end. Exactly one SP between
  * the parts, as RFC 9112 3 writes it: being strict here is what keeps
- * detection from mistaking other protocols for HTTP.
+ * detection from mistaking other protocols for HTTP. start is the
+ * beginning of the caller's buffer (the scans may read back to it).
  */
 static const char *parse_request_line(const char *p, const char *end,
 				      const char *start, struct http1_head *h,
 				      int *ret)
 {
 	const char *s = p;
-	const char *lim = end - p > METHOD_MAX ? p + METHOD_MAX : end;
 
-	while (p < lim && IS(*p, C_TCHAR))
-		p++;
-	if (p == end) {
-		*ret = -2;
-		return NULL;
-	}
-	/* Also rejects a 33rd token character: then *p is not SP. */
-	if (*p != ' ' || p == s) {
-		*ret = -1;
-		return NULL;
+#ifdef __SSE2__
+	/* The usual method: letters, then SP, within one block. */
+	unsigned k = 16;
+
+	if (end - p >= 16)
+		k = __builtin_ctz(token_stops(load16(p)) | 0x10000);
+	if (k - 1 < 15 && p[k] == ' ') {
+		p += k;
+	} else
+#endif
+	{
+		const char *lim = end - p > METHOD_MAX ? p + METHOD_MAX : end;
+
+		while (p < lim && IS(*p, C_TCHAR))
+			p++;
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
+		/* Also rejects a 33rd token character: then *p is not SP. */
+		if (*p != ' ' || p == s) {
+			*ret = -1;
+			return NULL;
+		}
 	}
 	h->method.p = s;
 	h->method.len = (size_t)(p - s);
@@ -391,38 +442,46 @@ static const char *parse_status_line(const char *p, const char *end,
 {
 	int code = 0;
 
-	p = parse_version(p, end, &h->minor_version, ret);
-	if (!p)
-		return NULL;
-	if (p == end) {
-		*ret = -2;
-		return NULL;
-	}
-	if (*p != ' ') {
-		*ret = -1;
-		return NULL;
-	}
-	p++;
-	for (int i = 0; i < 3; i++, p++) {
+	/* The usual start, "HTTP/1.1 200", when 13 bytes are there. */
+	if (end - p >= 13 && (h->minor_version = http_version(p)) >= 0 &&
+	    p[8] == ' ' && p[9] >= '1' && p[9] <= '9' &&
+	    p[10] >= '0' && p[10] <= '9' && p[11] >= '0' && p[11] <= '9') {
+		code = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+		p += 12;
+	} else {
+		p = parse_version(p, end, &h->minor_version, ret);
+		if (!p)
+			return NULL;
 		if (p == end) {
 			*ret = -2;
 			return NULL;
 		}
-		if (*p < '0' || *p > '9') {
+		if (*p != ' ') {
 			*ret = -1;
 			return NULL;
 		}
-		code = code * 10 + (*p - '0');
-	}
-	if (code < 100) {
-		*ret = -1;
-		return NULL;
+		p++;
+		for (int i = 0; i < 3; i++, p++) {
+			if (p == end) {
+				*ret = -2;
+				return NULL;
+			}
+			if (*p < '0' || *p > '9') {
+				*ret = -1;
+				return NULL;
+			}
+			code = code * 10 + (*p - '0');
+		}
+		if (code < 100) {
+			*ret = -1;
+			return NULL;
+		}
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
 	}
 	h->status = code;
-	if (p == end) {
-		*ret = -2;
-		return NULL;
-	}
 	if (*p == ' ') {
 		const char *s = ++p;
 		p = scan_field(p, end, start);
@@ -684,9 +743,7 @@ static const char *parse_headers(const char *p, const char *end,
 #ifdef __SSE2__
 		/* The usual line: a ':' ends the name within 16 bytes. */
 		if (end - p >= 16) {
-			/* k is where the name stops, 16 if not in the block */
-			unsigned k = __builtin_ctz(token_stops(load16(p)) |
-						   0x10000);
+			unsigned k = first_stop(token_stops(load16(p)));
 
 			colon = p + k;
 			if (k - 1 < 15 && *colon == ':')
@@ -711,20 +768,35 @@ static const char *parse_headers(const char *p, const char *end,
 #ifdef __SSE2__
 value:
 #endif
-		e = scan_field(colon + 1, end, start);
-		if (end - e >= 2 && e[0] == '\r' && e[1] == '\n') {
-			p = e + 2;
-		} else {
-			p = parse_eol(e, end, ret);
-			if (!p)
-				return NULL;
+		v = e = colon + 1;
+#ifdef __SSE2__
+		/*
+		 * The usual value: printable ASCII, then CRLF, within 16
+		 * bytes. e is where the rough test stops (e <= v + 16, so e[1]
+		 * is in the buffer); a CR there is the real end. Otherwise
+		 * the bytes before e are still field-content, and the exact
+		 * scan goes on from e.
+		 */
+		if (end - v >= 18) {
+			e += first_stop(text_stops(load16(v)));
+			if (e[0] == '\r' && e[1] == '\n') {
+				p = e + 2;
+				goto trim;
+			}
 		}
+#endif
+		e = scan_field(e, end, start);
+		p = parse_eol(e, end, ret);
+		if (!p)
+			return NULL;
+#ifdef __SSE2__
+trim:
+#endif
 		/*
 		 * OWS around the value: *e is a CTL, and the bytes between the
 		 * colon and e are field-content, so <= ' ' means SP or HTAB
 		 * there; v never passes e.
 		 */
-		v = colon + 1;
 		v += *v == ' ';		/* the usual single SP */
 		while ((unsigned char)*v <= ' ' && v < e)
 			v++;
@@ -744,8 +816,24 @@ value:
  */
 static void head_init(struct http1_head *h)
 {
-	memset(h, 0, offsetof(struct http1_head, tracestate));
+	/* Field by field: a memset of this size becomes "rep stos", which
+	   costs more than the stores it replaces. */
+	static const struct http1_str none;
+
+	h->method = none;
+	h->target = none;
+	h->status = 0;
+	h->reason = none;
+	h->minor_version = 0;
+	h->flags = 0;
 	h->content_length = -1;
+	h->n_headers = 0;
+	h->host = none;
+	h->user_agent = none;
+	h->traceparent = none;
+	h->n_traceparent = 0;
+	h->n_tracestate = 0;
+	h->baggage = none;
 }
 
 static void head_copy(struct http1_head *out, const struct http1_head *h)
