@@ -97,19 +97,31 @@ static inline const char *scan(const char *p, const char *end, unsigned cls)
 
 /*
  * The same scans, sixteen bytes at a time where the class has a short
- * arithmetic form (SSE2 is part of x86-64). Each *_stops() gives a 16-bit
- * mask with bit i set when byte i of the block ends the run. A block is
- * loaded only when all of it lies in [start, end), so nothing outside the
- * caller's buffer is ever read: when fewer than 16 bytes remain before end,
- * the block that ends at end is loaded instead (if the buffer is that long)
- * and its mask shifted so that bit 0 stands for p; the bits past end are
- * then zero. Whatever the blocks cannot decide goes to scan(), so every
- * result is exactly scan()'s.
+ * arithmetic form (SSE2 is part of x86-64). Each *_stops() gives a mask
+ * with bit i set when byte i of the block ends the run, and bits 16 to 31
+ * set as well: __builtin_ctz() of it is then defined, and 16 when the block
+ * has no stop. A block is loaded only when all of it lies in [start, end),
+ * so nothing outside the caller's buffer is ever read: when fewer than 16
+ * bytes remain before end, the block that ends at end is loaded instead
+ * (if the buffer is that long) and its mask shifted right so that bit 0
+ * stands for p; the set bits shifted in then stop the run at end.
+ * Whatever the blocks cannot decide goes to scan(), so every result is
+ * exactly scan()'s.
  */
 #ifdef __SSE2__
 static inline __m128i load16(const char *p)
 {
 	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+static inline unsigned stops_of(__m128i bad)
+{
+	return (unsigned)_mm_movemask_epi8(bad) | ~0xffffu;
+}
+
+static inline unsigned stops_not(__m128i ok)
+{
+	return ~(unsigned)_mm_movemask_epi8(ok);
 }
 
 /* field-content stops at a CTL other than HTAB, or at DEL. */
@@ -119,7 +131,7 @@ static inline unsigned field_stops(__m128i x)
 
 	bad = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), bad);
 	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
-	return (unsigned)_mm_movemask_epi8(bad);
+	return stops_of(bad);
 }
 
 /* request-target stops at a CTL, SP or DEL. */
@@ -128,7 +140,7 @@ static inline unsigned target_stops(__m128i x)
 	__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x20)), x);
 
 	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
-	return (unsigned)_mm_movemask_epi8(bad);
+	return stops_of(bad);
 }
 
 /*
@@ -147,9 +159,8 @@ static inline unsigned token_stops(__m128i x)
 		_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
 		_mm_set1_epi8((char)(0x80 + 10)));
 	__m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
-	__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), dash);
 
-	return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+	return stops_not(_mm_or_si128(_mm_or_si128(alpha, digit), dash));
 }
 
 /*
@@ -160,19 +171,11 @@ static inline unsigned token_stops(__m128i x)
  */
 static inline unsigned text_stops(__m128i x)
 {
-	__m128i ok = _mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)),
-				    _mm_set1_epi8(' '));
-
-	return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+	return stops_not(_mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)),
+					_mm_set1_epi8(' ')));
 }
 
-/* Index of the first stop in a block's mask, 16 when there is none. */
-static inline unsigned first_stop(unsigned m)
-{
-	return (unsigned)__builtin_ctz(m | 0x10000);
-}
-
-/* The tail block for p (end - 16 < p <= end; needs end - start >= 16). */
+/* The stops of the block that ends at end, seen from p (end - p <= 16). */
 #define TAIL_STOPS(stops, p, end) \
 	((stops)(load16((end) - 16)) >> (16 - ((end) - (p))))
 #endif
@@ -181,17 +184,14 @@ static inline const char *scan_field(const char *p, const char *end,
 				     const char *start)
 {
 #ifdef __SSE2__
-	unsigned m;
-
 	for (; end - p >= 16; p += 16) {
-		m = field_stops(load16(p));
-		if (m)
-			return p + __builtin_ctz(m);
+		unsigned k = __builtin_ctz(field_stops(load16(p)));
+
+		if (k < 16)
+			return p + k;
 	}
-	if (end - start >= 16) {
-		m = TAIL_STOPS(field_stops, p, end);
-		return m ? p + __builtin_ctz(m) : end;
-	}
+	if (end - start >= 16)
+		return p + __builtin_ctz(TAIL_STOPS(field_stops, p, end));
 #endif
 	return scan(p, end, C_FIELD);
 }
@@ -200,17 +200,14 @@ static inline const char *scan_target(const char *p, const char *end,
 				      const char *start)
 {
 #ifdef __SSE2__
-	unsigned m;
-
 	for (; end - p >= 16; p += 16) {
-		m = target_stops(load16(p));
-		if (m)
-			return p + __builtin_ctz(m);
+		unsigned k = __builtin_ctz(target_stops(load16(p)));
+
+		if (k < 16)
+			return p + k;
 	}
-	if (end - start >= 16) {
-		m = TAIL_STOPS(target_stops, p, end);
-		return m ? p + __builtin_ctz(m) : end;
-	}
+	if (end - start >= 16)
+		return p + __builtin_ctz(TAIL_STOPS(target_stops, p, end));
 #endif
 	return scan(p, end, C_TARGET);
 }
@@ -223,20 +220,20 @@ static inline const char *scan_token(const char *p, const char *end,
 				     const char *start)
 {
 #ifdef __SSE2__
-	unsigned m;
-
 	for (; end - p >= 16; p += 16) {
-		m = token_stops(load16(p));
-		if (m)
+		unsigned k = __builtin_ctz(token_stops(load16(p)));
+
+		if (k < 16) {
+			p += k;
 			goto stop;
+		}
 	}
 	if (end - start < 16)
 		return scan(p, end, C_TCHAR);
-	m = TAIL_STOPS(token_stops, p, end);
-	if (!m)
+	p += __builtin_ctz(TAIL_STOPS(token_stops, p, end));
+	if (p == end)
 		return end;
 stop:
-	p += __builtin_ctz(m);
 	if (*p == ':')
 		return p;
 #endif
@@ -389,7 +386,7 @@ static const char *parse_request_line(const char *p, const char *end,
 	unsigned k = 16;
 
 	if (end - p >= 16)
-		k = __builtin_ctz(token_stops(load16(p)) | 0x10000);
+		k = __builtin_ctz(token_stops(load16(p)));
 	if (k - 1 < 15 && p[k] == ' ') {
 		p += k;
 	} else
@@ -655,10 +652,17 @@ static const uint32_t known_names[32] = {
 };
 #undef L
 
+/* Whether note_header() may want a field with this name (see above). */
+static inline int maybe_known(const char *n, size_t nl)
+{
+	return known_names[((unsigned char)n[0] | 0x20) & 31] >> (nl & 31) & 1;
+}
+
 /*
  * Record a header field if it is one we use. Names are tokens and compared
- * case-insensitively; the table above turns most fields away, and the
- * length and first letter leave one candidate, checked by one compare.
+ * case-insensitively; maybe_known() has turned most fields away, and the
+ * length and first letter leave one candidate, checked by one compare
+ * (a longer name that passed the table is dropped by the switch).
  */
 static void note_header(struct http1_head *h, struct framing *f,
 			const char *n, size_t nl, const char *v, size_t vl)
@@ -666,8 +670,6 @@ static void note_header(struct http1_head *h, struct framing *f,
 	struct http1_str s = { v, vl };
 	unsigned c = (unsigned char)n[0] | 0x20;
 
-	if (!(known_names[c & 31] >> (nl & 31) & 1))
-		return;		/* (a longer name may pass: the switch decides) */
 	switch (nl) {
 	case 4:
 		if (ieq(n, "host", 4) && !h->host.p)
@@ -743,7 +745,7 @@ static const char *parse_headers(const char *p, const char *end,
 #ifdef __SSE2__
 		/* The usual line: a ':' ends the name within 16 bytes. */
 		if (end - p >= 16) {
-			unsigned k = first_stop(token_stops(load16(p)));
+			unsigned k = __builtin_ctz(token_stops(load16(p)));
 
 			colon = p + k;
 			if (k - 1 < 15 && *colon == ':')
@@ -778,7 +780,7 @@ value:
 		 * scan goes on from e.
 		 */
 		if (end - v >= 18) {
-			e += first_stop(text_stops(load16(v)));
+			e += __builtin_ctz(text_stops(load16(v)));
 			if (e[0] == '\r' && e[1] == '\n') {
 				p = e + 2;
 				goto trim;
@@ -792,6 +794,9 @@ value:
 #ifdef __SSE2__
 trim:
 #endif
+		h->n_headers++;
+		if (!maybe_known(name, (size_t)(colon - name)))
+			continue;
 		/*
 		 * OWS around the value: *e is a CTL, and the bytes between the
 		 * colon and e are field-content, so <= ' ' means SP or HTAB
@@ -803,7 +808,6 @@ trim:
 		if ((unsigned char)e[-1] <= ' ')
 			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 				e--;
-		h->n_headers++;
 		note_header(h, f, name, (size_t)(colon - name), v,
 			    (size_t)(e - v));
 	}
