@@ -164,15 +164,34 @@ static inline unsigned token_stops(__m128i x)
 }
 
 /*
- * A rough field-content test for the usual value, printable ASCII ending
- * at CR: stops at any byte outside SP to '~' (x + 1 > SP as signed bytes),
- * so at every real stop but also at HTAB and obs-text, which the caller
- * must then look at again. Two operations where field_stops() needs six.
+ * A rough test for the usual value, reason or target, printable ASCII:
+ * stops at any byte outside lo to '~' (x + 1 > lo - 1 as signed bytes),
+ * so at every real stop of field-content (lo = SP) or of a request-target
+ * (lo = '!') but also at HTAB and obs-text, which the caller must then
+ * look at again. Two operations where field_stops() needs six.
  */
-static inline unsigned text_stops(__m128i x)
+static inline unsigned text_stops(__m128i x, char lo)
 {
 	return stops_not(_mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)),
-					_mm_set1_epi8(' ')));
+					_mm_set1_epi8(lo)));
+}
+
+/*
+ * The rough test from p, block after block while p <= last, where last
+ * leaves room for a block and two more bytes before the end. Returns the
+ * first stop, or the first byte after the blocks read; either way every
+ * byte before it is in lo to '~', and the result and the byte after it
+ * are in the buffer (when p <= last).
+ */
+static inline const char *scan_text(const char *p, const char *last, char lo)
+{
+	unsigned k;
+
+	do {
+		k = __builtin_ctz(text_stops(load16(p), lo));
+		p += k;
+	} while (k == 16 && p <= last);
+	return p;
 }
 
 /* The stops of the block that ends at end, seen from p (end - p <= 16). */
@@ -410,7 +429,15 @@ static const char *parse_request_line(const char *p, const char *end,
 	h->method.len = (size_t)(p - s);
 
 	s = ++p;
-	p = scan_target(p, end, start);
+#ifdef __SSE2__
+	/* SP where the rough test stops is the real end; else look again. */
+	if (end - p >= 18) {
+		p = scan_text(p, end - 18, '!');
+		if (*p != ' ')
+			p = scan_target(p, end, start);
+	} else
+#endif
+		p = scan_target(p, end, start);
 	if (p == end) {
 		*ret = -2;
 		return NULL;
@@ -481,7 +508,15 @@ static const char *parse_status_line(const char *p, const char *end,
 	h->status = code;
 	if (*p == ' ') {
 		const char *s = ++p;
-		p = scan_field(p, end, start);
+#ifdef __SSE2__
+		/* a CR where the rough test stops is the real end */
+		if (end - p >= 18) {
+			p = scan_text(p, end - 18, ' ');
+			if (*p != '\r')
+				p = scan_field(p, end, start);
+		} else
+#endif
+			p = scan_field(p, end, start);
 		h->reason.p = s;
 		h->reason.len = (size_t)(p - s);
 	} else {
@@ -739,12 +774,22 @@ static const char *parse_headers(const char *p, const char *end,
 				 const char *start, struct http1_head *h,
 				 struct framing *f, int *ret)
 {
+#ifdef __SSE2__
+	/*
+	 * The last places where 16 bytes (18 bytes) can be read; start when
+	 * the buffer is shorter, where no header line or value can begin
+	 * (the start line comes first).
+	 */
+	const char *last16 = end - start >= 16 ? end - 16 : start;
+	const char *last18 = end - start >= 18 ? end - 18 : start;
+#endif
+
 	for (;;) {
 		const char *name = p, *colon, *v, *e;
 
 #ifdef __SSE2__
 		/* The usual line: a ':' ends the name within 16 bytes. */
-		if (end - p >= 16) {
+		if (p <= last16) {
 			unsigned k = __builtin_ctz(token_stops(load16(p)));
 
 			colon = p + k;
@@ -779,8 +824,8 @@ value:
 		 * the bytes before e are still field-content, and the exact
 		 * scan goes on from e.
 		 */
-		if (end - v >= 18) {
-			e += __builtin_ctz(text_stops(load16(v)));
+		if (v <= last18) {
+			e = scan_text(v, last18, ' ');
 			if (e[0] == '\r' && e[1] == '\n') {
 				p = e + 2;
 				goto trim;
