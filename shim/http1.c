@@ -99,7 +99,7 @@ static inline const char *scan(const char *p, const char *end, unsigned cls)
  * The same scans, sixteen bytes at a time where the class has a short
  * arithmetic form (SSE2 is part of x86-64). Each *_stops() gives a mask
  * with bit i set when byte i of the block ends the run, and bits 16 to 31
- * set as well: __builtin_ctz() of it is then defined, and 16 when the block
+ * set as well: first_stop() of it is then defined, and 16 when the block
  * has no stop. A block is loaded only when all of it lies in [start, end),
  * so nothing outside the caller's buffer is ever read: when fewer than 16
  * bytes remain before end, the block that ends at end is loaded instead
@@ -122,6 +122,12 @@ static inline unsigned stops_of(__m128i bad)
 static inline unsigned stops_not(__m128i ok)
 {
 	return ~(unsigned)_mm_movemask_epi8(ok);
+}
+
+/* The index of the lowest set bit of a stops mask. */
+static inline size_t first_stop(unsigned m)
+{
+	return (unsigned)__builtin_ctz(m);
 }
 
 /* field-content stops at a CTL other than HTAB, or at DEL. */
@@ -185,10 +191,10 @@ static inline unsigned text_stops(__m128i x, char lo)
  */
 static inline const char *scan_text(const char *p, const char *last, char lo)
 {
-	unsigned k;
+	size_t k;
 
 	do {
-		k = __builtin_ctz(text_stops(load16(p), lo));
+		k = first_stop(text_stops(load16(p), lo));
 		p += k;
 	} while (k == 16 && p <= last);
 	return p;
@@ -204,13 +210,13 @@ static inline const char *scan_field(const char *p, const char *end,
 {
 #ifdef __SSE2__
 	for (; end - p >= 16; p += 16) {
-		unsigned k = __builtin_ctz(field_stops(load16(p)));
+		size_t k = first_stop(field_stops(load16(p)));
 
 		if (k < 16)
 			return p + k;
 	}
 	if (end - start >= 16)
-		return p + __builtin_ctz(TAIL_STOPS(field_stops, p, end));
+		return p + first_stop(TAIL_STOPS(field_stops, p, end));
 #endif
 	return scan(p, end, C_FIELD);
 }
@@ -220,13 +226,13 @@ static inline const char *scan_target(const char *p, const char *end,
 {
 #ifdef __SSE2__
 	for (; end - p >= 16; p += 16) {
-		unsigned k = __builtin_ctz(target_stops(load16(p)));
+		size_t k = first_stop(target_stops(load16(p)));
 
 		if (k < 16)
 			return p + k;
 	}
 	if (end - start >= 16)
-		return p + __builtin_ctz(TAIL_STOPS(target_stops, p, end));
+		return p + first_stop(TAIL_STOPS(target_stops, p, end));
 #endif
 	return scan(p, end, C_TARGET);
 }
@@ -240,7 +246,7 @@ static inline const char *scan_token(const char *p, const char *end,
 {
 #ifdef __SSE2__
 	for (; end - p >= 16; p += 16) {
-		unsigned k = __builtin_ctz(token_stops(load16(p)));
+		size_t k = first_stop(token_stops(load16(p)));
 
 		if (k < 16) {
 			p += k;
@@ -249,7 +255,7 @@ static inline const char *scan_token(const char *p, const char *end,
 	}
 	if (end - start < 16)
 		return scan(p, end, C_TCHAR);
-	p += __builtin_ctz(TAIL_STOPS(token_stops, p, end));
+	p += first_stop(TAIL_STOPS(token_stops, p, end));
 	if (p == end)
 		return end;
 stop:
@@ -402,10 +408,10 @@ static const char *parse_request_line(const char *p, const char *end,
 
 #ifdef __SSE2__
 	/* The usual method: letters, then SP, within one block. */
-	unsigned k = 16;
+	size_t k = 16;
 
 	if (end - p >= 16)
-		k = __builtin_ctz(token_stops(load16(p)));
+		k = first_stop(token_stops(load16(p)));
 	if (k - 1 < 15 && p[k] == ' ') {
 		p += k;
 	} else
@@ -790,7 +796,7 @@ static const char *parse_headers(const char *p, const char *end,
 #ifdef __SSE2__
 		/* The usual line: a ':' ends the name within 16 bytes. */
 		if (p <= last16) {
-			unsigned k = __builtin_ctz(token_stops(load16(p)));
+			size_t k = first_stop(token_stops(load16(p)));
 
 			colon = p + k;
 			if (k - 1 < 15 && *colon == ':')
