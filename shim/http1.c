@@ -171,10 +171,11 @@ static inline unsigned token_stops(__m128i x)
 
 /*
  * A rough test for the usual value, reason or target, printable ASCII:
- * stops at any byte outside lo to '~' (x + 1 > lo - 1 as signed bytes),
- * so at every real stop of field-content (lo = SP) or of a request-target
- * (lo = '!') but also at HTAB and obs-text, which the caller must then
- * look at again. Two operations where field_stops() needs six.
+ * stops at any byte outside lo to '~' (x + 1 > lo as signed bytes; DEL
+ * and above wrap to negative), so at every real stop of field-content
+ * (lo = SP) or of a request-target (lo = '!') but also at HTAB and
+ * obs-text, which the caller must then look at again. Two operations
+ * where field_stops() needs six.
  */
 static inline unsigned text_stops(__m128i x, char lo)
 {
@@ -770,11 +771,13 @@ static void note_header(struct http1_head *h, struct framing *f,
  * obsolete line folding, rejected as RFC 9112 5.2 allows. start is the
  * beginning of the caller's buffer (the scans may read back to it).
  *
- * The usual line takes the straight path: one block holds the name and its
- * ':', the value is scanned from just after the ':' (the OWS before it is
- * field-content too) to the CR, and LF follows. Any other line, and the
- * final empty one, goes through the general checks in the order that keeps
- * -2 and -1 apart.
+ * With SSE2 the usual line takes the straight path: one block holds the
+ * name and its ':', and the rough test (text_stops) runs from just after
+ * the ':' (the OWS before a value is field-content too) to a CR that LF
+ * follows. Any other line, and the final empty one, goes through the
+ * general checks, in the order that keeps -2 and -1 apart, from what is
+ * already known. A field whose name cannot be one we keep (maybe_known)
+ * is only validated and counted.
  */
 static const char *parse_headers(const char *p, const char *end,
 				 const char *start, struct http1_head *h,
@@ -794,7 +797,8 @@ static const char *parse_headers(const char *p, const char *end,
 		const char *name = p, *colon, *v, *e;
 
 #ifdef __SSE2__
-		/* The usual line: a ':' ends the name within 16 bytes. */
+		/* The usual line: a ':' ends the name within 16 bytes (a
+		   stop at 1 to 15; at 0 the name is empty or the line is). */
 		if (p <= last16) {
 			size_t k = first_stop(token_stops(load16(p)));
 
@@ -824,11 +828,10 @@ value:
 		v = e = colon + 1;
 #ifdef __SSE2__
 		/*
-		 * The usual value: printable ASCII, then CRLF, within 16
-		 * bytes. e is where the rough test stops (e <= v + 16, so e[1]
-		 * is in the buffer); a CR there is the real end. Otherwise
-		 * the bytes before e are still field-content, and the exact
-		 * scan goes on from e.
+		 * The usual value: printable ASCII, then CRLF. e is where the
+		 * rough scan stops (e and e + 1 are in the buffer); a CR LF
+		 * there is the real end. Otherwise the bytes before e are
+		 * still field-content, and the exact scan goes on from e.
 		 */
 		if (v <= last18) {
 			e = scan_text(v, last18, ' ');
