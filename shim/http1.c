@@ -97,83 +97,171 @@ static inline const char *scan(const char *p, const char *end, unsigned cls)
 
 /*
  * The same scans, sixteen bytes at a time where the class has a short
- * arithmetic form (SSE2 is part of x86-64). A block is loaded only when
- * all of it lies before end, so nothing past the buffer is ever read;
- * the bytes after the last full block, and any byte the block test
- * cannot decide, go to scan(), which gives the answer. The result is
+ * arithmetic form (SSE2 is part of x86-64). Each *_stops() gives a mask
+ * with bit i set when byte i of the block ends the run, and bits 16 to 31
+ * set as well: first_stop() of it is then defined, and 16 when the block
+ * has no stop. A block is loaded only when all of it lies in [start, end),
+ * so nothing outside the caller's buffer is ever read: when fewer than 16
+ * bytes remain before end, the block that ends at end is loaded instead
+ * (if the buffer is that long) and its mask shifted right so that bit 0
+ * stands for p; the set bits shifted in then stop the run at end.
+ * Whatever the blocks cannot decide goes to scan(), so every result is
  * exactly scan()'s.
- *
- * field-content stops at a CTL other than HTAB, or DEL: at the CR that
- * ends almost every value, so one block usually finds the line end.
  */
-static inline const char *scan_field(const char *p, const char *end)
+#ifdef __SSE2__
+static inline __m128i load16(const char *p)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+static inline unsigned stops_of(__m128i bad)
+{
+	return (unsigned)_mm_movemask_epi8(bad) | ~0xffffu;
+}
+
+static inline unsigned stops_not(__m128i ok)
+{
+	return ~(unsigned)_mm_movemask_epi8(ok);
+}
+
+/* The index of the lowest set bit of a stops mask. */
+static inline size_t first_stop(unsigned m)
+{
+	return (unsigned)__builtin_ctz(m);
+}
+
+/* field-content stops at a CTL other than HTAB, or at DEL. */
+static inline unsigned field_stops(__m128i x)
+{
+	__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+
+	bad = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), bad);
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	return stops_of(bad);
+}
+
+/* request-target stops at a CTL, SP or DEL. */
+static inline unsigned target_stops(__m128i x)
+{
+	__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x20)), x);
+
+	bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	return stops_of(bad);
+}
+
+/*
+ * Names and methods are nearly always letters, digits and '-': this stops
+ * at any other byte, which is usually the ':' or SP after the token and
+ * otherwise either a rarer tchar (then scan() goes on) or a bad byte.
+ */
+static inline unsigned token_stops(__m128i x)
+{
+	/* signed compares on biased bytes test unsigned ranges */
+	__m128i l = _mm_or_si128(x, _mm_set1_epi8(0x20));
+	__m128i alpha = _mm_cmplt_epi8(
+		_mm_add_epi8(l, _mm_set1_epi8((char)(0x80 - 'a'))),
+		_mm_set1_epi8((char)(0x80 + 26)));
+	__m128i digit = _mm_cmplt_epi8(
+		_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+		_mm_set1_epi8((char)(0x80 + 10)));
+	__m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
+
+	return stops_not(_mm_or_si128(_mm_or_si128(alpha, digit), dash));
+}
+
+/*
+ * A rough test for the usual value, reason or target, printable ASCII:
+ * stops at any byte outside lo to '~' (x + 1 > lo as signed bytes; DEL
+ * and above wrap to negative), so at every real stop of field-content
+ * (lo = SP) or of a request-target (lo = '!') but also at HTAB and
+ * obs-text, which the caller must then look at again. Two operations
+ * where field_stops() needs six.
+ */
+static inline unsigned text_stops(__m128i x, char lo)
+{
+	return stops_not(_mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)),
+					_mm_set1_epi8(lo)));
+}
+
+/*
+ * The rough test from p, block after block while p <= last, where last
+ * leaves room for a block and two more bytes before the end. Returns the
+ * first stop, or the first byte after the blocks read; either way every
+ * byte before it is in lo to '~', and the result and the byte after it
+ * are in the buffer (when p <= last).
+ */
+static inline const char *scan_text(const char *p, const char *last, char lo)
+{
+	size_t k;
+
+	do {
+		k = first_stop(text_stops(load16(p), lo));
+		p += k;
+	} while (k == 16 && p <= last);
+	return p;
+}
+
+/* The stops of the block that ends at end, seen from p (end - p <= 16). */
+#define TAIL_STOPS(stops, p, end) \
+	((stops)(load16((end) - 16)) >> (16 - ((end) - (p))))
+#endif
+
+static inline const char *scan_field(const char *p, const char *end,
+				     const char *start)
 {
 #ifdef __SSE2__
-	const __m128i c1f = _mm_set1_epi8(0x1f);
-	const __m128i tab = _mm_set1_epi8('\t');
-	const __m128i del = _mm_set1_epi8(0x7f);
+	for (; end - p >= 16; p += 16) {
+		size_t k = first_stop(field_stops(load16(p)));
 
-	while (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x);
-		bad = _mm_andnot_si128(_mm_cmpeq_epi8(x, tab), bad);
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
-		unsigned m = (unsigned)_mm_movemask_epi8(bad);
-		if (m)
-			return p + __builtin_ctz(m);
-		p += 16;
+		if (k < 16)
+			return p + k;
 	}
+	if (end - start >= 16)
+		return p + first_stop(TAIL_STOPS(field_stops, p, end));
 #endif
 	return scan(p, end, C_FIELD);
 }
 
-/* request-target: stops at a CTL, SP or DEL. */
-static inline const char *scan_target(const char *p, const char *end)
+static inline const char *scan_target(const char *p, const char *end,
+				      const char *start)
 {
 #ifdef __SSE2__
-	const __m128i sp = _mm_set1_epi8(0x20);
-	const __m128i del = _mm_set1_epi8(0x7f);
+	for (; end - p >= 16; p += 16) {
+		size_t k = first_stop(target_stops(load16(p)));
 
-	while (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
-		unsigned m = (unsigned)_mm_movemask_epi8(bad);
-		if (m)
-			return p + __builtin_ctz(m);
-		p += 16;
+		if (k < 16)
+			return p + k;
 	}
+	if (end - start >= 16)
+		return p + first_stop(TAIL_STOPS(target_stops, p, end));
 #endif
 	return scan(p, end, C_TARGET);
 }
 
 /*
- * A header name (tchar). Names are nearly always letters, digits and '-':
- * one block skips those, and scan() goes on from the first other byte
- * (the ':' after the name, or a rarer tchar such as '_').
+ * A token (tchar), as header names are: first byte in [p, end) that is not
+ * a tchar, or end. The usual stop, ':', is returned from the block.
  */
-static inline const char *scan_name(const char *p, const char *end)
+static inline const char *scan_token(const char *p, const char *end,
+				     const char *start)
 {
 #ifdef __SSE2__
-	if (end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		/* signed compares on biased bytes test unsigned ranges */
-		__m128i l = _mm_or_si128(x, _mm_set1_epi8(0x20));
-		__m128i alpha = _mm_cmplt_epi8(
-			_mm_add_epi8(l, _mm_set1_epi8((char)(0x80 - 'a'))),
-			_mm_set1_epi8((char)(0x80 + 26)));
-		__m128i digit = _mm_cmplt_epi8(
-			_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
-			_mm_set1_epi8((char)(0x80 + 10)));
-		__m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
-		__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), dash);
-		unsigned m = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
-		if (!m)
-			return scan(p + 16, end, C_TCHAR);
-		p += __builtin_ctz(m);
-		if (*p == ':')
-			return p;
+	for (; end - p >= 16; p += 16) {
+		size_t k = first_stop(token_stops(load16(p)));
+
+		if (k < 16) {
+			p += k;
+			goto stop;
+		}
 	}
+	if (end - start < 16)
+		return scan(p, end, C_TCHAR);
+	p += first_stop(TAIL_STOPS(token_stops, p, end));
+	if (p == end)
+		return end;
+stop:
+	if (*p == ':')
+		return p;
 #endif
 	return scan(p, end, C_TCHAR);
 }
@@ -235,8 +323,10 @@ struct framing {
 };
 
 /* Line end (CRLF or bare LF) at p: pointer after it, or NULL and *ret. */
-static const char *parse_eol(const char *p, const char *end, int *ret)
+static inline const char *parse_eol(const char *p, const char *end, int *ret)
 {
+	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		return p + 2;	/* the usual one */
 	if (p == end) {
 		*ret = -2;
 		return NULL;
@@ -258,16 +348,23 @@ static const char *parse_eol(const char *p, const char *end, int *ret)
 	return p + 2;
 }
 
-/* "HTTP/1.0" or "HTTP/1.1" at p: pointer after it, or NULL and *ret. */
-static const char *parse_version(const char *p, const char *end, int *minor,
-				 int *ret)
+/* The minor version if the 8 bytes at p are "HTTP/1.0" or "HTTP/1.1", or -1. */
+static inline int http_version(const char *p)
+{
+	if (memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1'))
+		return -1;
+	return p[7] - '0';
+}
+
+/*
+ * "HTTP/1.0" or "HTTP/1.1" at p: pointer after it, or NULL and *ret. The
+ * byte-wise part tells a prefix (-2) from a mismatch (-1).
+ */
+static const char *parse_version_slow(const char *p, const char *end,
+				      int *minor, int *ret)
 {
 	static const char lit[] = "HTTP/1.";
 
-	if (end - p >= 8 && !memcmp(p, lit, 7) && (p[7] == '0' || p[7] == '1')) {
-		*minor = p[7] - '0';
-		return p + 8;
-	}
 	for (size_t i = 0; i < sizeof(lit) - 1; i++, p++) {
 		if (p == end) {
 			*ret = -2;
@@ -290,33 +387,64 @@ static const char *parse_version(const char *p, const char *end, int *minor,
 	return p + 1;
 }
 
+static inline const char *parse_version(const char *p, const char *end,
+					int *minor, int *ret)
+{
+	if (end - p >= 8 && (*minor = http_version(p)) >= 0)
+		return p + 8;
+	return parse_version_slow(p, end, minor, ret);
+}
+
 /*
  * "METHOD SP target SP HTTP/1.x" and its line end. Exactly one SP between
  * the parts, as RFC 9112 3 writes it: being strict here is what keeps
- * detection from mistaking other protocols for HTTP.
+ * detection from mistaking other protocols for HTTP. start is the
+ * beginning of the caller's buffer (the scans may read back to it).
  */
 static const char *parse_request_line(const char *p, const char *end,
-				      struct http1_head *h, int *ret)
+				      const char *start, struct http1_head *h,
+				      int *ret)
 {
 	const char *s = p;
-	const char *lim = end - p > METHOD_MAX ? p + METHOD_MAX : end;
 
-	while (p < lim && IS(*p, C_TCHAR))
-		p++;
-	if (p == end) {
-		*ret = -2;
-		return NULL;
-	}
-	/* Also rejects a 33rd token character: then *p is not SP. */
-	if (*p != ' ' || p == s) {
-		*ret = -1;
-		return NULL;
+#ifdef __SSE2__
+	/* The usual method: letters, then SP, within one block. */
+	size_t k = 16;
+
+	if (end - p >= 16)
+		k = first_stop(token_stops(load16(p)));
+	if (k - 1 < 15 && p[k] == ' ') {
+		p += k;
+	} else
+#endif
+	{
+		const char *lim = end - p > METHOD_MAX ? p + METHOD_MAX : end;
+
+		while (p < lim && IS(*p, C_TCHAR))
+			p++;
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
+		/* Also rejects a 33rd token character: then *p is not SP. */
+		if (*p != ' ' || p == s) {
+			*ret = -1;
+			return NULL;
+		}
 	}
 	h->method.p = s;
 	h->method.len = (size_t)(p - s);
 
 	s = ++p;
-	p = scan_target(p, end);
+#ifdef __SSE2__
+	/* SP where the rough test stops is the real end; else look again. */
+	if (end - p >= 18) {
+		p = scan_text(p, end - 18, '!');
+		if (*p != ' ')
+			p = scan_target(p, end, start);
+	} else
+#endif
+		p = scan_target(p, end, start);
 	if (p == end) {
 		*ret = -2;
 		return NULL;
@@ -340,45 +468,62 @@ static const char *parse_request_line(const char *p, const char *end,
  * common clients accept it.
  */
 static const char *parse_status_line(const char *p, const char *end,
-				     struct http1_head *h, int *ret)
+				     const char *start, struct http1_head *h,
+				     int *ret)
 {
 	int code = 0;
 
-	p = parse_version(p, end, &h->minor_version, ret);
-	if (!p)
-		return NULL;
-	if (p == end) {
-		*ret = -2;
-		return NULL;
-	}
-	if (*p != ' ') {
-		*ret = -1;
-		return NULL;
-	}
-	p++;
-	for (int i = 0; i < 3; i++, p++) {
+	/* The usual start, "HTTP/1.1 200", when 13 bytes are there. */
+	if (end - p >= 13 && (h->minor_version = http_version(p)) >= 0 &&
+	    p[8] == ' ' && p[9] >= '1' && p[9] <= '9' &&
+	    p[10] >= '0' && p[10] <= '9' && p[11] >= '0' && p[11] <= '9') {
+		code = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+		p += 12;
+	} else {
+		p = parse_version(p, end, &h->minor_version, ret);
+		if (!p)
+			return NULL;
 		if (p == end) {
 			*ret = -2;
 			return NULL;
 		}
-		if (*p < '0' || *p > '9') {
+		if (*p != ' ') {
 			*ret = -1;
 			return NULL;
 		}
-		code = code * 10 + (*p - '0');
-	}
-	if (code < 100) {
-		*ret = -1;
-		return NULL;
+		p++;
+		for (int i = 0; i < 3; i++, p++) {
+			if (p == end) {
+				*ret = -2;
+				return NULL;
+			}
+			if (*p < '0' || *p > '9') {
+				*ret = -1;
+				return NULL;
+			}
+			code = code * 10 + (*p - '0');
+		}
+		if (code < 100) {
+			*ret = -1;
+			return NULL;
+		}
+		if (p == end) {
+			*ret = -2;
+			return NULL;
+		}
 	}
 	h->status = code;
-	if (p == end) {
-		*ret = -2;
-		return NULL;
-	}
 	if (*p == ' ') {
 		const char *s = ++p;
-		p = scan_field(p, end);
+#ifdef __SSE2__
+		/* a CR where the rough test stops is the real end */
+		if (end - p >= 18) {
+			p = scan_text(p, end - 18, ' ');
+			if (*p != '\r')
+				p = scan_field(p, end, start);
+		} else
+#endif
+			p = scan_field(p, end, start);
 		h->reason.p = s;
 		h->reason.len = (size_t)(p - s);
 	} else {
@@ -532,14 +677,40 @@ static void connection(struct http1_head *h, const char *v, size_t len)
 }
 
 /*
+ * Which names note_header() may keep, by first letter and length: bit n of
+ * known_names[c & 31] is set when a name we use starts with letter c (any
+ * case) and has n bytes. Other bytes that share c & 31 only cost a compare.
+ * Most fields (Date, Server, Content-Type, ...) stop at this test.
+ */
+#define L(c) [(c) & 31]
+static const uint32_t known_names[32] = {
+	L('b') = 1u << 7,				/* baggage */
+	L('c') = 1u << 10 | 1u << 14,			/* connection, content-length */
+	L('e') = 1u << 6,				/* expect */
+	L('h') = 1u << 4,				/* host */
+	L('t') = 1u << 10 | 1u << 11 | 1u << 17,	/* tracestate, traceparent,
+							   transfer-encoding */
+	L('u') = 1u << 10,				/* user-agent */
+};
+#undef L
+
+/* Whether note_header() may want a field with this name (see above). */
+static inline int maybe_known(const char *n, size_t nl)
+{
+	return known_names[((unsigned char)n[0] | 0x20) & 31] >> (nl & 31) & 1;
+}
+
+/*
  * Record a header field if it is one we use. Names are tokens and compared
- * case-insensitively; the length picks the candidates first, so most fields
- * cost one switch.
+ * case-insensitively; maybe_known() has turned most fields away, and the
+ * length and first letter leave one candidate, checked by one compare
+ * (a longer name that passed the table is dropped by the switch).
  */
 static void note_header(struct http1_head *h, struct framing *f,
 			const char *n, size_t nl, const char *v, size_t vl)
 {
 	struct http1_str s = { v, vl };
+	unsigned c = (unsigned char)n[0] | 0x20;
 
 	switch (nl) {
 	case 4:
@@ -555,7 +726,7 @@ static void note_header(struct http1_head *h, struct framing *f,
 			h->baggage = s;
 		break;
 	case 10:
-		switch (n[0] | 0x20) {
+		switch (c) {
 		case 'u':
 			if (ieq(n, "user-agent", 10) && !h->user_agent.p)
 				h->user_agent = s;
@@ -597,46 +768,102 @@ static void note_header(struct http1_head *h, struct framing *f,
  * Header lines up to and including the empty line. Every line is validated
  * (token name, ':' with no space before it, field-content value, proper line
  * end) even when we do not keep it. A line starting with SP or HTAB is
- * obsolete line folding, rejected as RFC 9112 5.2 allows.
+ * obsolete line folding, rejected as RFC 9112 5.2 allows. start is the
+ * beginning of the caller's buffer (the scans may read back to it).
+ *
+ * With SSE2 the usual line takes the straight path: one block holds the
+ * name and its ':', and the rough test (text_stops) runs from just after
+ * the ':' (the OWS before a value is field-content too) to a CR that LF
+ * follows. Any other line, and the final empty one, goes through the
+ * general checks, in the order that keeps -2 and -1 apart, from what is
+ * already known. A field whose name cannot be one we keep (maybe_known)
+ * is only validated and counted.
  */
 static const char *parse_headers(const char *p, const char *end,
-				 struct http1_head *h, struct framing *f,
-				 int *ret)
+				 const char *start, struct http1_head *h,
+				 struct framing *f, int *ret)
 {
-	for (;;) {
-		const char *name, *v, *ve;
-		size_t name_len;
+#ifdef __SSE2__
+	/*
+	 * The last places where 16 bytes (18 bytes) can be read; start when
+	 * the buffer is shorter, where no header line or value can begin
+	 * (the start line comes first).
+	 */
+	const char *last16 = end - start >= 16 ? end - 16 : start;
+	const char *last18 = end - start >= 18 ? end - 18 : start;
+#endif
 
+	for (;;) {
+		const char *name = p, *colon, *v, *e;
+
+#ifdef __SSE2__
+		/* The usual line: a ':' ends the name within 16 bytes (a
+		   stop at 1 to 15; at 0 the name is empty or the line is). */
+		if (p <= last16) {
+			size_t k = first_stop(token_stops(load16(p)));
+
+			colon = p + k;
+			if (k - 1 < 15 && *colon == ':')
+				goto value;
+		}
+#endif
 		if (p == end) {
 			*ret = -2;
 			return NULL;
 		}
 		if (*p == '\r' || *p == '\n')
 			return parse_eol(p, end, ret);
-
-		name = p;
-		p = scan_name(p, end);
-		if (p == end) {
+		colon = scan_token(p, end, start);
+		if (colon == end) {
 			*ret = -2;
 			return NULL;
 		}
-		if (*p != ':' || p == name) {
+		if (*colon != ':' || colon == name) {
 			*ret = -1;
 			return NULL;
 		}
-		name_len = (size_t)(p - name);
-		p++;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		v = p;
-		ve = p = scan_field(p, end);
-		p = parse_eol(p, end, ret);
+#ifdef __SSE2__
+value:
+#endif
+		v = e = colon + 1;
+#ifdef __SSE2__
+		/*
+		 * The usual value: printable ASCII, then CRLF. e is where the
+		 * rough scan stops (e and e + 1 are in the buffer); a CR LF
+		 * there is the real end. Otherwise the bytes before e are
+		 * still field-content, and the exact scan goes on from e.
+		 */
+		if (v <= last18) {
+			e = scan_text(v, last18, ' ');
+			if (e[0] == '\r' && e[1] == '\n') {
+				p = e + 2;
+				goto trim;
+			}
+		}
+#endif
+		e = scan_field(e, end, start);
+		p = parse_eol(e, end, ret);
 		if (!p)
 			return NULL;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
+#ifdef __SSE2__
+trim:
+#endif
 		h->n_headers++;
-		note_header(h, f, name, name_len, v, (size_t)(ve - v));
+		if (!maybe_known(name, (size_t)(colon - name)))
+			continue;
+		/*
+		 * OWS around the value: *e is a CTL, and the bytes between the
+		 * colon and e are field-content, so <= ' ' means SP or HTAB
+		 * there; v never passes e.
+		 */
+		v += *v == ' ';		/* the usual single SP */
+		while ((unsigned char)*v <= ' ' && v < e)
+			v++;
+		if ((unsigned char)e[-1] <= ' ')
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+		note_header(h, f, name, (size_t)(colon - name), v,
+			    (size_t)(e - v));
 	}
 }
 
@@ -647,8 +874,24 @@ static const char *parse_headers(const char *p, const char *end,
  */
 static void head_init(struct http1_head *h)
 {
-	memset(h, 0, offsetof(struct http1_head, tracestate));
+	/* Field by field: a memset of this size becomes "rep stos", which
+	   costs more than the stores it replaces. */
+	static const struct http1_str none;
+
+	h->method = none;
+	h->target = none;
+	h->status = 0;
+	h->reason = none;
+	h->minor_version = 0;
+	h->flags = 0;
 	h->content_length = -1;
+	h->n_headers = 0;
+	h->host = none;
+	h->user_agent = none;
+	h->traceparent = none;
+	h->n_traceparent = 0;
+	h->n_tracestate = 0;
+	h->baggage = none;
 }
 
 static void head_copy(struct http1_head *out, const struct http1_head *h)
@@ -712,10 +955,10 @@ int http1_parse_request(const char *buf, size_t len, struct http1_head *out)
 		if (!p)
 			return ret;
 	}
-	p = parse_request_line(p, end, &h, &ret);
+	p = parse_request_line(p, end, buf, &h, &ret);
 	if (!p)
 		return ret;
-	p = parse_headers(p, end, &h, &f, &ret);
+	p = parse_headers(p, end, buf, &h, &f, &ret);
 	if (!p)
 		return ret;
 	finish_framing(&h, &f, 1);
@@ -737,10 +980,10 @@ int http1_parse_response(const char *buf, size_t len, struct http1_head *out)
 	end = buf + len;
 	head_init(&h);
 
-	p = parse_status_line(p, end, &h, &ret);
+	p = parse_status_line(p, end, buf, &h, &ret);
 	if (!p)
 		return ret;
-	p = parse_headers(p, end, &h, &f, &ret);
+	p = parse_headers(p, end, buf, &h, &f, &ret);
 	if (!p)
 		return ret;
 	finish_framing(&h, &f, 0);
@@ -756,7 +999,7 @@ int http1_detect_request(const char *buf, size_t len)
 
 	if (len == 0)
 		return 0;
-	if (parse_request_line(buf, buf + n, &h, &ret))
+	if (parse_request_line(buf, buf + n, buf, &h, &ret))
 		return 1;
 	if (ret == -2)
 		return len >= DETECT_MAX ? -1 : 0;

@@ -603,6 +603,143 @@ START_TEST(test_head_table)
 }
 END_TEST
 
+/*
+ * The scans read 16-byte blocks, the last one ending at the end of the
+ * buffer, and test most bytes roughly first: put each kind of byte at
+ * every offset of a value, a name, a reason and a target, with the line
+ * last in the buffer (tail block) or followed by another, and check the
+ * result and the view.
+ */
+static const struct {
+	char byte;
+	int ok_value;		/* field-content */
+	int ok_target;		/* request-target */
+} edge_bytes[] = {
+	{ 'x', 1, 1 }, { ' ', 1, 0 }, { '\t', 1, 0 }, { (char)0xc3, 1, 1 },
+	{ (char)0xff, 1, 1 }, { (char)0x80, 1, 1 }, { 0x01, 0, 0 },
+	{ 0x1f, 0, 0 }, { 0x7f, 0, 0 }, { '\0', 0, 0 }, { '~', 1, 1 },
+};
+
+START_TEST(test_block_edges_value)
+{
+	struct http1_head h;
+	char buf[256], val[64];
+
+	for (int pos = 0; pos < 40; pos++) {
+		for (int more = 0; more < 2; more++) {
+			int vl = 0, n, r, skip;
+
+			for (int i = 0; i < pos; i++)
+				val[vl++] = (char)('a' + i % 26);
+			val[vl++] = edge_bytes[_i].byte;
+			val[vl++] = 'z';
+			n = snprintf(buf, sizeof(buf), RL "Host: ");
+			memcpy(buf + n, val, (size_t)vl);
+			n += vl;
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+				      "\r\n%s\r\n", more ? "X-A: 1\r\n" : "");
+			r = g_request(buf, (size_t)n, &h);
+			if (!edge_bytes[_i].ok_value) {
+				ck_assert_msg(r == -1, "pos %d: %d", pos, r);
+				continue;
+			}
+			ck_assert_msg(r == n, "pos %d: %d", pos, r);
+			/* OWS before the value is not part of it */
+			skip = val[0] == ' ' || val[0] == '\t';
+			ck_assert_uint_eq(h.host.len, (size_t)(vl - skip));
+			ck_assert(!memcmp(h.host.p, val + skip,
+					  (size_t)(vl - skip)));
+			ck_assert_uint_eq(h.n_headers, 1 + more);
+			/* cut just before the line end: incomplete */
+			r = g_request(buf, sizeof(RL) - 1 + 6 + (size_t)vl, &h);
+			ck_assert_int_eq(r, -2);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_block_edges_reason_target)
+{
+	struct http1_head h;
+	char buf[256];
+
+	for (int pos = 0; pos < 40; pos++) {
+		int n, r;
+
+		/* reason phrase */
+		n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 ");
+		for (int i = 0; i < pos; i++)
+			buf[n++] = 'r';
+		buf[n++] = edge_bytes[_i].byte;
+		buf[n++] = 'k';
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n\r\n");
+		r = g_response(buf, (size_t)n, &h);
+		if (edge_bytes[_i].ok_value) {
+			ck_assert_msg(r == n, "reason pos %d: %d", pos, r);
+			ck_assert_uint_eq(h.reason.len, (size_t)pos + 2);
+		} else {
+			ck_assert_msg(r == -1, "reason pos %d: %d", pos, r);
+		}
+
+		/* request-target */
+		n = snprintf(buf, sizeof(buf), "GET /");
+		for (int i = 0; i < pos; i++)
+			buf[n++] = 't';
+		buf[n++] = edge_bytes[_i].byte;
+		buf[n++] = 't';
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			      " HTTP/1.1\r\n\r\n");
+		r = g_request(buf, (size_t)n, &h);
+		if (edge_bytes[_i].ok_target) {
+			ck_assert_msg(r == n, "target pos %d: %d", pos, r);
+			ck_assert_uint_eq(h.target.len, (size_t)pos + 3);
+		} else {
+			ck_assert_msg(r == -1, "target pos %d: %d", pos, r);
+		}
+	}
+}
+END_TEST
+
+/* Names of every length up to 40, plain, with a rarer tchar, or broken. */
+START_TEST(test_block_edges_name)
+{
+	struct http1_head h;
+	char buf[256];
+
+	for (int len = 1; len <= 40; len++) {
+		for (int at = 0; at < len; at++) {
+			static const struct {
+				char c;
+				int want_ok;
+			} odd[] = {
+				{ 'A', 1 }, { '_', 1 }, { '~', 1 }, { '9', 1 },
+				{ '/', 0 }, { '@', 0 }, { ' ', 0 }, { '\r', 0 },
+				{ (char)0xc3, 0 }, { '\t', 0 },
+			};
+
+			for (size_t o = 0; o < sizeof(odd) / sizeof(*odd); o++) {
+				int n = snprintf(buf, sizeof(buf), SL);
+				int r;
+
+				for (int i = 0; i < len; i++)
+					buf[n++] = i == at ? odd[o].c : 'n';
+				n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+					      ": v\r\n%s\r\n",
+					      (len + at) % 2 ? "X: y\r\n" : "");
+				r = g_response(buf, (size_t)n, &h);
+				if (odd[o].want_ok)
+					ck_assert_msg(r == n, "len %d at %d %#x: %d",
+						      len, at, odd[o].c, r);
+				else
+					ck_assert_msg(r == -1,
+						      "len %d at %d %#x: %d",
+						      len, at, odd[o].c, r);
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_method_length)
 {
 	struct http1_head h;
@@ -1007,6 +1144,10 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_traceparent_count);
 	tcase_add_test(tc, test_tracestate_fields);
 	tcase_add_test(tc, test_methods);
+	tcase_add_loop_test(tc, test_block_edges_value, 0, N(edge_bytes));
+	tcase_add_loop_test(tc, test_block_edges_reason_target, 0,
+			    N(edge_bytes));
+	tcase_add_test(tc, test_block_edges_name);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("big");
