@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "copy.h"
 #include "config.h"
 #include "conn.h"
 #include "real.h"
@@ -400,8 +401,7 @@ static void copy_view(char *dst, size_t cap, uint16_t *len,
 {
 	size_t k = v.p ? (v.len < cap ? v.len : cap) : 0;
 
-	if (k)
-		memcpy(dst, v.p, k);
+	copy_short(dst, v.p, k);	/* (methods, hosts: no call) */
 	*len = (uint16_t)k;
 }
 
