@@ -28,9 +28,24 @@
  * (the exception event's attributes have the same limits, counted in the
  * event's own count).
  * The message goes to b->data[0..b->len); b's storage grows as needed and
- * is kept for the next batch. Returns 0 or -errno (b then holds nothing
- * valid, but stays freeable).
+ * is kept for the next batch, as are the encoded attribute keys (by
+ * address: a key's bytes must not change while b lives, which static keys
+ * guarantee). b starts zeroed ({0}). Returns 0 or -errno (b then holds
+ * nothing valid, but stays freeable).
  */
+/*
+ * An attribute key's encoded KeyValue prefix, kept from batch to batch by
+ * the key's address (keys are static storage: exporter.h). See otlp.c.
+ */
+struct otlp_key {
+	const char *key;	/* NULL: unused */
+	uint32_t len;		/* strlen(key) */
+	uint32_t n;		/* bytes of pre in use; 0: the key is too long */
+	uint8_t pre[48];
+};
+
+#define OTLP_KEYS 128		/* 64 sets of 2 */
+
 struct otlp_buf {
 	uint8_t *data;
 	size_t len;
@@ -39,6 +54,7 @@ struct otlp_buf {
 	   (until it is data) and the old one (until it is freed), so that
 	   every block stays reachable from the struct (see otlp.c). */
 	uint8_t *incoming, *outgoing;
+	struct otlp_key keys[OTLP_KEYS];
 };
 
 int otlp_encode(const struct resource *res,
