@@ -8,18 +8,22 @@
  * event, an optional link and status), every length is known from the
  * records, and a generic packer spent most of the exporter's time on
  * reflection (about 15 000 instructions per span with libprotobuf-c; see
- * scripts/bench). One pass over the spans (see otlp_encode): a length
- * prefix comes before its bytes, so each span's payload is written after
- * room for its length at the widest it can be, and the few that turn out
- * narrower move back; lengths inside a span (attributes, code attributes,
- * the event, link, status) are computed from the record before they are
- * written.
+ * scripts/bench).
+ *
+ * One pass, forwards (see otlp_encode): a length prefix comes before its
+ * bytes, so a span's payload is written after two bytes for its length
+ * (moved in the rare span that needs another width), and the lengths
+ * inside a span are known before their bytes are written: a KeyValue's
+ * from its key (cached, see "attribute keys") and its value.
  *
  * Field order and presence follow proto3 as protobuf-c wrote them: fields
  * in number order, scalars at their default omitted, oneof members
- * (AnyValue) always written. Decoding the response stays with protobuf-c.
+ * (AnyValue) always written. The bytes are exactly those of the earlier
+ * encoders (a differential test compared them on millions of batches).
+ * Decoding the response stays with protobuf-c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,11 @@ static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 		*p = (uint8_t)v;
 		return p + 1;
 	}
+	if (v < 0x4000) {	/* ports, status codes, span lengths */
+		p[0] = (uint8_t)(v | 0x80);
+		p[1] = (uint8_t)(v >> 7);
+		return p + 2;
+	}
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
@@ -87,31 +96,6 @@ static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 #endif
 }
 
-/* Whether none of the n bytes has its high bit set (all ASCII). */
-static inline int all_ascii(const uint8_t *b, size_t n)
-{
-	uint64_t w, acc = 0;
-	uint32_t x, y;
-	size_t i = 0;
-
-	if (n < 4) {
-		for (; i < n; i++)
-			acc |= b[i];
-		return !(acc & 0x80);
-	}
-	if (n < 8) {
-		memcpy(&x, b, 4);
-		memcpy(&y, b + n - 4, 4);
-		return !((x | y) & 0x80808080u);
-	}
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, b + i, 8);
-		acc |= w;
-	}
-	memcpy(&w, b + n - 8, 8);	/* the rest, overlapping */
-	return !((acc | w) & 0x8080808080808080ull);
-}
-
 /* A length-delimited field's total size, for a payload of n bytes. */
 static size_t len_field(uint32_t field, size_t n)
 {
@@ -130,6 +114,8 @@ static uint8_t *put_bytes(uint8_t *p, uint32_t field, const void *b, size_t n)
 	copy_short(p, b, n);
 	return p + n;
 }
+
+/* ---- strings ------------------------------------------------------------- */
 
 /*
  * The byte length of the first limit characters of s (UTF-8), never cutting
@@ -158,29 +144,85 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t limit)
 }
 
 /*
- * Copy a string field's bytes: proto3 strings must be UTF-8, and a strict
- * collector rejects a whole request for one bad byte, so every byte of an
- * invalid sequence becomes '?' (the length stays the same).
+ * Copy n bytes; returns the OR of the bytes copied, taken as words, whose
+ * high bits (HI_BITS) are all clear when every byte is ASCII. Reads
+ * exactly s[0..n) and writes exactly d[0..n), in overlapping words as
+ * copy_short does (16 bytes at a time from 17 on, in GCC's portable
+ * vector type), so that a usual value costs a few loads and stores and
+ * one test.
+ */
+#define HI_BITS 0x8080808080808080ull
+
+typedef uint64_t u64x2 __attribute__((vector_size(16)));
+
+static inline uint64_t copy_or(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n > 16) {
+		u64x2 x, y, acc = {0, 0};
+		for (size_t i = 0; i + 16 < n; i += 16) {
+			memcpy(&x, s + i, 16);
+			memcpy(d + i, &x, 16);
+			acc |= x;
+		}
+		memcpy(&y, s + n - 16, 16);
+		memcpy(d + n - 16, &y, 16);
+		acc |= y;
+		return acc[0] | acc[1];
+	}
+	if (n >= 8) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+		return a | b;
+	}
+	if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+		return x | y;
+	}
+	if (n) {		/* 1 to 3: the first, middle and last */
+		uint8_t x = s[0], y = s[n / 2], z = s[n - 1];
+		d[0] = x;
+		d[n / 2] = y;
+		d[n - 1] = z;
+		return x | y | z;
+	}
+	return 0;
+}
+
+/*
+ * A string's bytes: proto3 strings must be UTF-8, and a strict collector
+ * rejects a whole request for one bad byte, so every byte of an invalid
+ * sequence becomes '?' (the length stays the same).
  */
 static __attribute__((noinline)) uint8_t *put_utf8(uint8_t *p,
-							  const uint8_t *b,
-							  size_t n);
+						   const uint8_t *b,
+						   size_t n);
 
-static inline uint8_t *put_text(uint8_t *p, uint32_t field, const char *s,
-				size_t n)
+static inline uint8_t *put_str(uint8_t *p, const char *s, size_t n)
 {
 	const uint8_t *b = (const uint8_t *)s;
 
-	p = put_len(p, field, n);
-	/* the usual case, ASCII: one check and one copy */
-	if (__builtin_expect(all_ascii(b, n), 1)) {
-		copy_short(p, b, n);
+	/* the usual case, ASCII: one copy and one test */
+	if (__builtin_expect(!(copy_or(p, b, n) & HI_BITS), 1))
 		return p + n;
-	}
-	return put_utf8(p, b, n);
+	return put_utf8(p, b, n);	/* copies again, repaired */
 }
 
-/* put_text's bytes when some are not ASCII. */
+/* A string field: tag, length, bytes (put_str). */
+static inline uint8_t *put_text(uint8_t *p, uint32_t field, const char *s,
+				size_t n)
+{
+	p = put_len(p, field, n);
+	return put_str(p, s, n);
+}
+
+/* put_str's bytes when some are not ASCII. */
 static uint8_t *put_utf8(uint8_t *p, const uint8_t *b, size_t n)
 {
 	size_t a = 0;
@@ -236,16 +278,16 @@ static uint8_t *put_utf8(uint8_t *p, const uint8_t *b, size_t n)
 	return p;
 }
 
-/* ---- the output cursor --------------------------------------------------- */
+/* ---- the output buffer --------------------------------------------------- */
 
 /*
  * Spans are written forwards into b->data. Before each piece (a span's
- * fixed head, each attribute, the span's tail) the writer makes sure of
- * room for the piece's largest size plus SLACK: some writes are fixed-size
- * block copies that run past the bytes they mean (a key prefix is copied
- * as all 48 bytes of struct otlp_key.pre) and the next write covers the
- * excess; and a span's length may need one or two bytes more than the two
- * it was given (put_span).
+ * head and tail, each attribute) the writer makes room for the piece's
+ * largest size plus SLACK: some writes are fixed-size block copies that
+ * run past the bytes they mean (a key's prefix is copied as all of
+ * struct otlp_key.pre), which later writes cover or which lie past the
+ * message's end; and a span's length may need a few bytes more than the
+ * two it was given (put_span).
  */
 #define SLACK 64
 
@@ -273,6 +315,83 @@ static inline uint8_t *room(struct otlp_buf *b, uint8_t *p, size_t n)
 	return room_slow(b, p, n);
 }
 
+/* ---- attribute keys ------------------------------------------------------ */
+
+/*
+ * Span.attributes (field 9): a KeyValue starts with bytes that depend on
+ * its key alone,
+ *
+ *     4a LL 0a KL key... 12
+ *
+ * (the KeyValue's tag and length, the key field, the value field's tag),
+ * where only LL, the KeyValue's length, depends on the value. These bytes
+ * are made once per key address and kept in b->keys from batch to batch
+ * (keys are static: exporter.h), a 2-way set-associative table; each
+ * attribute copies them as one fixed-size block and patches LL. A key too
+ * long for pre[] (over 43 bytes) is marked LONG_KEY and written field by
+ * field (put_attr_long).
+ *
+ * Spans from one call site name the same keys in the same order, so the
+ * entry found last time at attribute position i (b->recent[i], its byte
+ * offset in b->keys) is tried before the hash: one load and one compare.
+ */
+#define KV_PRE_MAX ((uint32_t)sizeof(((struct otlp_key *)0)->pre))
+#define LONG_KEY 0x80	/* k->n: no prefix (and 0x80 + anything >= 0x80) */
+
+_Static_assert(sizeof(struct otlp_key) * OTLP_KEYS <= 0x10000,
+	       "b->recent holds uint16_t offsets");
+_Static_assert(OTLP_KEYS == 2 << 6, "64 sets of 2: key_get's x >> 58");
+
+static __attribute__((noinline)) const struct otlp_key *
+key_fill(struct otlp_key *set, const char *key)
+{
+	size_t kl = strlen(key);
+	uint8_t *q = set[0].pre;
+
+	set[1] = set[0];	/* the older entry goes to the second way */
+	set[0].key = key;
+	set[0].len = (uint32_t)kl;
+	set[0].n = LONG_KEY;
+	memset(q, 0, KV_PRE_MAX);
+	if (kl + 5 <= KV_PRE_MAX) {
+		q[0] = TAG(9, WT_LEN);
+		q[1] = 0;		/* LL, per value */
+		q[2] = TAG(1, WT_LEN);
+		q[3] = (uint8_t)kl;
+		memcpy(q + 4, key, kl);
+		q[4 + kl] = TAG(2, WT_LEN);
+		set[0].n = (uint32_t)kl + 5;
+	}
+	return &set[0];
+}
+
+static __attribute__((noinline)) const struct otlp_key *
+key_get(struct otlp_buf *b, const char *key)
+{
+	uint64_t x = (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull;
+	struct otlp_key *set = &b->keys[(x >> 58) * 2];
+
+	if (set[0].key == key)
+		return &set[0];
+	if (set[1].key == key)
+		return &set[1];
+	return key_fill(set, key);
+}
+
+/* key's entry, tried first at *recent (see above), which it updates. */
+static inline const struct otlp_key *key_at(struct otlp_buf *b,
+					    uint16_t *recent, const char *key)
+{
+	const struct otlp_key *k =
+		(const struct otlp_key *)((const char *)b->keys + *recent);
+
+	if (__builtin_expect(k->key == key, 1))
+		return k;
+	k = key_get(b, key);
+	*recent = (uint16_t)((const char *)k - (const char *)b->keys);
+	return k;
+}
+
 /* ---- attributes -------------------------------------------------------------- */
 
 struct limits {
@@ -286,118 +405,7 @@ static inline size_t cut(const struct limits *l, const char *s, size_t len)
 	return l->value_len ? utf8_prefix(s, len, l->value_len) : len;
 }
 
-/*
- * Span.attributes (field 9): a KeyValue starts with bytes that depend on
- * its key alone,
- *
- *     4a LL  0a KL key...  12
- *
- * (the KeyValue's tag and length, the key field, the value field's tag),
- * where only LL, the KeyValue's length, varies with the value. The cache
- * keeps these bytes for each key address (keys are static, exporter.h),
- * from batch to batch, in a 2-way set-associative table inside the
- * otlp_buf: a span's dozen keys cost a hash and a compare each, and the
- * prefix goes out as one fixed-size copy with LL patched in. A key too
- * long for pre[] (over 43 bytes) keeps only its length (n = 0) and is
- * written field by field.
- */
-#define KV_PRE_MAX ((uint32_t)sizeof(((struct otlp_key *)0)->pre))
-
-static __attribute__((noinline)) const struct otlp_key *
-key_fill(struct otlp_key *set, const char *key)
-{
-	size_t kl = strlen(key);
-
-	set[1] = set[0];	/* the older entry goes to the second way */
-	set[0].key = key;
-	set[0].len = (uint32_t)kl;
-	set[0].n = 0;
-	if (kl + 5 <= KV_PRE_MAX) {
-		uint8_t *q = set[0].pre;
-		memset(q, 0, KV_PRE_MAX);
-		q[0] = TAG(9, WT_LEN);
-		q[1] = 0;		/* LL, per value */
-		q[2] = TAG(1, WT_LEN);
-		q[3] = (uint8_t)kl;
-		memcpy(q + 4, key, kl);
-		q[4 + kl] = TAG(2, WT_LEN);
-		set[0].n = (uint32_t)kl + 5;
-	}
-	return &set[0];
-}
-
-static inline const struct otlp_key *key_get(struct otlp_buf *b,
-					     const char *key)
-{
-	uint64_t x = (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull;
-	struct otlp_key *set = &b->keys[(x >> 58) * 2];
-
-	_Static_assert(OTLP_KEYS == 2 << 6, "64 sets of 2: x >> 58");
-	if (__builtin_expect(set[0].key == key, 1))
-		return &set[0];
-	if (set[1].key == key)
-		return &set[1];
-	return key_fill(set, key);
-}
-
-/*
- * Copy n bytes; returns the OR of the words copied, whose high bits are
- * clear when all n bytes are ASCII (HI_BITS). Reads exactly s[0..n) and
- * writes exactly d[0..n) (overlapping words, as copy_short does), so that
- * the usual short value costs a few loads and stores and one test.
- */
-#define HI_BITS 0x8080808080808080ull
-
-static inline uint64_t copy_or(uint8_t *d, const uint8_t *s, size_t n)
-{
-	uint64_t a, b, c, e;
-
-	if (n >= 8) {
-		if (n <= 16) {
-			memcpy(&a, s, 8);
-			memcpy(&b, s + n - 8, 8);
-			memcpy(d, &a, 8);
-			memcpy(d + n - 8, &b, 8);
-			return a | b;
-		}
-		if (n <= 32) {
-			memcpy(&a, s, 8);
-			memcpy(&b, s + 8, 8);
-			memcpy(&c, s + n - 16, 8);
-			memcpy(&e, s + n - 8, 8);
-			memcpy(d, &a, 8);
-			memcpy(d + 8, &b, 8);
-			memcpy(d + n - 16, &c, 8);
-			memcpy(d + n - 8, &e, 8);
-			return a | b | c | e;
-		}
-		memcpy(d, s, n);
-		return all_ascii(s, n) ? 0 : HI_BITS;
-	}
-	if (n >= 4) {
-		uint32_t x, y;
-		memcpy(&x, s, 4);
-		memcpy(&y, s + n - 4, 4);
-		memcpy(d, &x, 4);
-		memcpy(d + n - 4, &y, 4);
-		return x | y;
-	}
-	uint64_t acc = 0;
-	for (size_t i = 0; i < n; i++)
-		acc |= d[i] = s[i];
-	return acc;
-}
-
-/* A string field's payload: the bytes, made valid UTF-8 (see put_utf8). */
-static inline uint8_t *put_str(uint8_t *p, const char *s, size_t n)
-{
-	if (__builtin_expect(!(copy_or(p, (const uint8_t *)s, n) & HI_BITS),
-			     1))
-		return p + n;
-	return put_utf8(p, (const uint8_t *)s, n);
-}
-
-/* An AnyValue's payload size. */
+/* An AnyValue's payload size (a string of sl bytes). */
 static size_t value_size(const struct span_attr *a, size_t sl)
 {
 	switch (a->type) {
@@ -412,7 +420,7 @@ static size_t value_size(const struct span_attr *a, size_t sl)
 	}
 }
 
-/* An AnyValue's payload (any type; a string of sl bytes). */
+/* An AnyValue's payload (a string of sl bytes). */
 static uint8_t *put_value(uint8_t *p, const struct span_record *r,
 			  const struct span_attr *a, size_t sl)
 {
@@ -437,14 +445,36 @@ static uint8_t *put_value(uint8_t *p, const struct span_record *r,
 }
 
 /*
- * A record attribute field by field: for a key too long for the cache's
- * prefix, or a KeyValue of 128 bytes or more (its lengths take more than
- * one byte). Any type other than INT, BOOL and DOUBLE is a string.
+ * The most bytes a record attribute takes (but for a long key's excess):
+ * a string value is never written past the arena's size (a record holds
+ * no longer one; put_attr_long cuts it there so that the bound holds for
+ * any record), its key's prefix at most KV_PRE_MAX, its lengths and tags
+ * and a fixed-size copy's run past its bytes at most ATTR_ROOM. A span
+ * makes room for this many per attribute once (put_span), instead of a
+ * check per attribute.
+ */
+#define ATTR_ROOM (KV_PRE_MAX + 16)
+#define ATTR_MAX (ATTR_ROOM + KV_PRE_MAX + SPAN_ARENA_SIZE)
+
+/*
+ * A record attribute field by field, for a long key or a KeyValue of 128
+ * bytes or more (whose lengths take more than one byte), in room for
+ * ATTR_MAX bytes; a long key makes room for its excess, keeping bound
+ * bytes after it (put_attrs). Returns the end, or NULL when b cannot
+ * grow.
  */
 static __attribute__((noinline)) uint8_t *
-put_attr_long(uint8_t *p, const struct span_record *r,
-	      const struct span_attr *a, const struct otlp_key *k, size_t sl)
+put_attr_long(struct otlp_buf *b, uint8_t *p, const struct span_record *r,
+	      const struct span_attr *a, const struct otlp_key *k, size_t sl,
+	      size_t bound)
 {
+	if (sl > SPAN_ARENA_SIZE)
+		sl = SPAN_ARENA_SIZE;
+	if (k->n >= LONG_KEY) {
+		p = room(b, p, ATTR_ROOM + k->len + sl + bound);
+		if (!p)
+			return NULL;
+	}
 	size_t vs = value_size(a, sl);
 
 	p = put_len(p, 9, len_field(1, k->len) + len_field(2, vs));
@@ -454,18 +484,17 @@ put_attr_long(uint8_t *p, const struct span_record *r,
 }
 
 /*
- * One record attribute whose key has a cached prefix (k->n != 0), with the
- * room for it already made (ATTR_ROOM plus its string's length). Its
- * KeyValue is nearly always shorter than 128 bytes, so that every length
- * inside it is one byte; one with an int, bool or double value always is
- * (at most 11 bytes of value after a prefix of at most 48). Any type other
- * than INT, BOOL and DOUBLE is a string.
+ * One record attribute, in room for ATTR_MAX bytes. Any type other than
+ * INT, BOOL and DOUBLE is a string (as before). The usual KeyValue is
+ * shorter than 128 bytes, so that every length inside it is one byte; one
+ * with an int, bool or double value always is (at most 11 bytes of value
+ * after at most 48 of prefix).
  */
-#define ATTR_ROOM (KV_PRE_MAX + 16)
-
-static inline uint8_t *put_attr(uint8_t *p, const struct span_record *r,
+static inline uint8_t *put_attr(struct otlp_buf *b, uint8_t *p,
+				const struct span_record *r,
 				const struct span_attr *a,
-				const struct otlp_key *k, uint32_t value_len)
+				const struct otlp_key *k, uint32_t value_len,
+				size_t bound)
 {
 	uint32_t n = k->n;
 	uint8_t *kv = p;
@@ -473,22 +502,24 @@ static inline uint8_t *put_attr(uint8_t *p, const struct span_record *r,
 	unsigned type = a->type;
 
 	memcpy(kv, k->pre, KV_PRE_MAX);
-	if (__builtin_expect(type - 1u >= 3u, 1)) {	/* STRING, or unknown */
+	if (__builtin_expect(type - 1u >= 3u, 1)) {	/* a string */
 		const char *s = r->arena + a->off;
 		size_t sl = a->len;
 		if (value_len)
 			sl = utf8_prefix(s, sl, value_len);
-		/* the KeyValue's length: the prefix after LL, the value
-		   field's length byte, then 0a, the string's length byte and
-		   the bytes */
+		/* LL counts the prefix after it (n - 2), the value field's
+		   length byte, then 0a, the string's length byte and the
+		   bytes; a long key (n >= 0x80) goes the long way too */
 		if (__builtin_expect(n + 1 + sl >= 0x80, 0))
-			return put_attr_long(p, r, a, k, sl);
+			return put_attr_long(b, p, r, a, k, sl, bound);
 		v[0] = (uint8_t)(sl + 2);
 		v[1] = TAG(1, WT_LEN);
 		v[2] = (uint8_t)sl;
 		kv[1] = (uint8_t)(n + 1 + sl);
 		return put_str(v + 3, s, sl);
 	}
+	if (__builtin_expect(n >= LONG_KEY, 0))
+		return put_attr_long(b, p, r, a, k, 0, bound);
 	if (type == SPAN_ATTR_INT) {
 		v[1] = TAG(3, WT_VARINT);
 		p = put_varint(v + 2, (uint64_t)a->v.i);
@@ -510,6 +541,28 @@ static inline uint8_t *put_attr(uint8_t *p, const struct span_record *r,
 	put_fixed64(v + 2, bits);
 	kv[1] = (uint8_t)(n + 8);
 	return v + 10;
+}
+
+/*
+ * The record's first na attributes (na <= SPAN_MAX_ATTRS), in room for
+ * na * ATTR_MAX bytes and bound after them. Inlined twice by put_span:
+ * with and without a value length limit. Returns the end, or NULL when b
+ * cannot grow.
+ */
+static inline __attribute__((always_inline)) uint8_t *
+put_attrs(struct otlp_buf *b, uint8_t *p, const struct span_record *r,
+	  size_t na, size_t bound, uint32_t value_len)
+{
+	const struct span_attr *a = r->attrs, *stop = r->attrs + na;
+	uint16_t *recent = b->recent;
+
+	for (; a < stop; a++, recent++) {
+		const struct otlp_key *k = key_at(b, recent, a->key);
+		p = put_attr(b, p, r, a, k, value_len, bound);
+		if (__builtin_expect(!p, 0))
+			return NULL;
+	}
+	return p;
 }
 
 /*
@@ -577,7 +630,7 @@ struct span_plan {
 	struct extra code;
 	struct extra event;
 	size_t event_size;	/* Span.Event payload; 0: no event */
-	size_t size;		/* the bytes of all of it, at most */
+	size_t size;		/* the bytes of all of it */
 };
 
 static const char EVENT_NAME[] = "exception";
@@ -636,6 +689,7 @@ static uint8_t *put_event(uint8_t *p, const struct span_record *r,
 	return p;
 }
 
+/* An 8-byte id is absent when it is all zero. */
 static inline int nonzero8(const uint8_t *id)
 {
 	uint64_t w;
@@ -656,8 +710,8 @@ static inline int nonzero8(const uint8_t *id)
 /*
  * ScopeSpans.spans: the tag, the length, the span. The payload is written
  * after two bytes for its length (a span of 128 bytes to 16 KiB, the
- * usual); a payload of another size moves to meet its length's width.
- * Returns the end of the span, or NULL when b cannot grow.
+ * usual); a payload of another size moves to meet its length. Returns the
+ * end of the span, or NULL when b cannot grow.
  */
 static uint8_t *put_span(struct otlp_buf *b, uint8_t *p,
 			 const struct span_record *r,
@@ -673,12 +727,13 @@ static uint8_t *put_span(struct otlp_buf *b, uint8_t *p,
 		plan_span(r, c, l, &pl);
 		dropped += pl.code.dropped;
 	}
-
-	/* every attribute's room includes the rest of the span: after the
-	   last one, the tail fits without another check */
-	size_t rest = SPAN_FIXED + r->name.len + r->trace_state.len +
-		      r->status_message.len + (planned ? pl.size : 0);
-	p = room(b, p, rest);
+	/* (a record holds at most SPAN_MAX_ATTRS: b->recent's size) */
+	if (na > SPAN_MAX_ATTRS)
+		na = SPAN_MAX_ATTRS;
+	size_t bound = SPAN_FIXED + r->name.len + r->trace_state.len +
+		       r->status_message.len + (planned ? pl.size : 0) +
+		       na * ATTR_MAX;
+	p = room(b, p, bound);
 	if (!p)
 		return NULL;
 	size_t start = (size_t)(p - b->data);	/* b->data may move */
@@ -712,28 +767,12 @@ static uint8_t *put_span(struct otlp_buf *b, uint8_t *p,
 	*p++ = TAG(8, WT_I64);
 	p = put_fixed64(p, r->end_ns);
 
-	/* the room check in registers: b->data changes only in room() */
-	uint8_t *end = b->data + b->cap;
-	ptrdiff_t need = ATTR_ROOM + rest + SLACK;
-	uint32_t value_len = l->value_len;
-	for (size_t i = 0; i < na; i++) {
-		const struct span_attr *a = &r->attrs[i];
-		const struct otlp_key *k = key_get(b, a->key);
-		if (__builtin_expect(end - p < need + a->len || k->n == 0, 0)) {
-			/* a long key, or b must grow */
-			p = room(b, p, ATTR_ROOM + rest + k->len + a->len);
-			if (!p)
-				return NULL;
-			end = b->data + b->cap;
-			if (k->n == 0) {
-				p = put_attr_long(p, r, a, k,
-						  cut(l, r->arena + a->off,
-						      a->len));
-				continue;
-			}
-		}
-		p = put_attr(p, r, a, k, value_len);
-	}
+	if (l->value_len)
+		p = put_attrs(b, p, r, na, bound, l->value_len);
+	else
+		p = put_attrs(b, p, r, na, bound, 0);	/* the usual */
+	if (!p)
+		return NULL;
 	if (planned) {
 		for (size_t i = 0; i < pl.code.n; i++)
 			p = put_extra(p, &pl.code, 9, i);
@@ -763,11 +802,10 @@ static uint8_t *put_span(struct otlp_buf *b, uint8_t *p,
 		p = put_fixed32(p, r->link_flags);
 	}
 	if (r->status != SPAN_STATUS_UNSET) {
-		int msg = r->status == SPAN_STATUS_ERROR &&
-			  r->status_message.len;
+		size_t ml = r->status == SPAN_STATUS_ERROR ?
+			    r->status_message.len : 0;
 		*p++ = TAG(15, WT_LEN);
-		if (msg) {
-			size_t ml = r->status_message.len;
+		if (ml) {
 			p = put_varint(p, 2 + len_field(2, ml));
 			p = put_text(p, 2,
 				     span_record_str(r, r->status_message), ml);
@@ -775,11 +813,10 @@ static uint8_t *put_span(struct otlp_buf *b, uint8_t *p,
 			*p++ = 2;
 		}
 		*p++ = TAG(3, WT_VARINT);
-		*p++ = r->status;
+		*p++ = r->status;	/* the byte, as ever */
 	}
 	if (r->flags) {
-		/* field 16, fixed32: tag 0x85 0x01 */
-		*p++ = 0x85;
+		*p++ = 0x85;	/* field 16, fixed32: tag 0x85 0x01 */
 		*p++ = 0x01;
 		p = put_fixed32(p, r->flags);
 	}
@@ -793,7 +830,7 @@ static uint8_t *put_span(struct otlp_buf *b, uint8_t *p,
 		s[2] = (uint8_t)(size >> 7);
 		return p;
 	}
-	/* one byte (under 128) or three and more (16 KiB and more); SLACK
+	/* one byte (under 128) or three and more (16 KiB and more): SLACK
 	   leaves room for the latter */
 	size_t width = varint_size(size);
 	memmove(s + 1 + width, body, size);

@@ -40,7 +40,7 @@
 struct otlp_key {
 	const char *key;	/* NULL: unused */
 	uint32_t len;		/* strlen(key) */
-	uint32_t n;		/* bytes of pre in use; 0: the key is too long */
+	uint32_t n;		/* bytes of pre in use; 0x80: too long */
 	uint8_t pre[48];
 };
 
@@ -55,6 +55,9 @@ struct otlp_buf {
 	   every block stays reachable from the struct (see otlp.c). */
 	uint8_t *incoming, *outgoing;
 	struct otlp_key keys[OTLP_KEYS];
+	/* the entry of the key last seen at each attribute position: its
+	   byte offset in keys */
+	uint16_t recent[SPAN_MAX_ATTRS];
 };
 
 int otlp_encode(const struct resource *res,
