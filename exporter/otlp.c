@@ -281,13 +281,13 @@ static uint8_t *put_utf8(uint8_t *p, const uint8_t *b, size_t n)
 /* ---- the output buffer --------------------------------------------------- */
 
 /*
- * Spans are written forwards into b->data. Before each piece (a span's
- * head and tail, each attribute) the writer makes room for the piece's
- * largest size plus SLACK: some writes are fixed-size block copies that
- * run past the bytes they mean (a key's prefix is copied as all of
- * struct otlp_key.pre), which later writes cover or which lie past the
- * message's end; and a span's length may need a few bytes more than the
- * two it was given (put_span).
+ * Spans are written forwards into b->data. Before each span the writer
+ * makes room for the most the span can take (put_span; a long key makes
+ * room for its own excess) plus SLACK: some writes are fixed-size block
+ * copies that run past the bytes they mean (a key's prefix is copied as
+ * all of struct otlp_key.pre), which later writes cover or which lie past
+ * the message's end; and a span's length may need a few bytes more than
+ * the two it was given.
  */
 #define SLACK 64
 
@@ -336,7 +336,9 @@ static inline uint8_t *room(struct otlp_buf *b, uint8_t *p, size_t n)
  * offset in b->keys) is tried before the hash: one load and one compare.
  */
 #define KV_PRE_MAX ((uint32_t)sizeof(((struct otlp_key *)0)->pre))
-#define LONG_KEY 0x80	/* k->n: no prefix (and 0x80 + anything >= 0x80) */
+/* k->n of a key without a prefix: too big for put_attr's one-byte lengths,
+   so that its check sends the attribute the long way */
+#define LONG_KEY 0x80
 
 _Static_assert(sizeof(struct otlp_key) * OTLP_KEYS <= 0x10000,
 	       "b->recent holds uint16_t offsets");
@@ -544,10 +546,10 @@ static inline uint8_t *put_attr(struct otlp_buf *b, uint8_t *p,
 }
 
 /*
- * The record's first na attributes (na <= SPAN_MAX_ATTRS), in room for
- * na * ATTR_MAX bytes and bound after them. Inlined twice by put_span:
- * with and without a value length limit. Returns the end, or NULL when b
- * cannot grow.
+ * The record's first na attributes (na <= SPAN_MAX_ATTRS), in the room
+ * put_span made: bound bytes from the span's start, ATTR_MAX of them per
+ * attribute. Inlined twice by put_span: with and without a value length
+ * limit. Returns the end, or NULL when b cannot grow.
  */
 static inline __attribute__((always_inline)) uint8_t *
 put_attrs(struct otlp_buf *b, uint8_t *p, const struct span_record *r,
@@ -708,7 +710,10 @@ static inline int nonzero8(const uint8_t *id)
 #define SPAN_FIXED 192
 
 /*
- * ScopeSpans.spans: the tag, the length, the span. The payload is written
+ * ScopeSpans.spans: the tag, the length, the span. Room is made first for
+ * the most the span can take (bound: its fixed fields, strings, code
+ * attributes and event, and ATTR_MAX, about 1.9 KiB, per attribute; so b
+ * holds a few tens of KiB even for one span, once). The payload is written
  * after two bytes for its length (a span of 128 bytes to 16 KiB, the
  * usual); a payload of another size moves to meet its length. Returns the
  * end of the span, or NULL when b cannot grow.

@@ -16,6 +16,19 @@
 #include "resource.h"
 
 /*
+ * An attribute key's encoded KeyValue prefix, kept from batch to batch by
+ * the key's address (keys are static storage: exporter.h). See otlp.c.
+ */
+struct otlp_key {
+	const char *key;	/* NULL: unused */
+	uint32_t len;		/* strlen(key) */
+	uint32_t n;		/* bytes of pre in use; 0x80: too long */
+	uint8_t pre[48];
+};
+
+#define OTLP_KEYS 128		/* 64 sets of 2 */
+
+/*
  * Encode spans[0..n) as one ExportTraceServiceRequest with one ResourceSpans
  * (res) and one ScopeSpans (scope "otelshim", version OTELSHIM_VERSION).
  * codes, when not NULL, gives for each span the text derived from its
@@ -33,19 +46,6 @@
  * guarantee). b starts zeroed ({0}). Returns 0 or -errno (b then holds
  * nothing valid, but stays freeable).
  */
-/*
- * An attribute key's encoded KeyValue prefix, kept from batch to batch by
- * the key's address (keys are static storage: exporter.h). See otlp.c.
- */
-struct otlp_key {
-	const char *key;	/* NULL: unused */
-	uint32_t len;		/* strlen(key) */
-	uint32_t n;		/* bytes of pre in use; 0x80: too long */
-	uint8_t pre[48];
-};
-
-#define OTLP_KEYS 128		/* 64 sets of 2 */
-
 struct otlp_buf {
 	uint8_t *data;
 	size_t len;
