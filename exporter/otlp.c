@@ -8,18 +8,22 @@
  * event, an optional link and status), every length is known from the
  * records, and a generic packer spent most of the exporter's time on
  * reflection (about 15 000 instructions per span with libprotobuf-c; see
- * scripts/bench). One pass over the spans (see otlp_encode): a length
- * prefix comes before its bytes, so each span's payload is written after
- * room for its length at the widest it can be, and the few that turn out
- * narrower move back; lengths inside a span (attributes, code attributes,
- * the event, link, status) are computed from the record before they are
- * written.
+ * scripts/bench).
+ *
+ * One pass, forwards (see otlp_encode): a length prefix comes before its
+ * bytes, so a span's payload is written after two bytes for its length
+ * (moved in the rare span that needs another width), and the lengths
+ * inside a span are known before their bytes are written: a KeyValue's
+ * from its key (cached, see "attribute keys") and its value.
  *
  * Field order and presence follow proto3 as protobuf-c wrote them: fields
  * in number order, scalars at their default omitted, oneof members
- * (AnyValue) always written. Decoding the response stays with protobuf-c.
+ * (AnyValue) always written. The bytes are exactly those of the earlier
+ * encoders (a differential test compared them on millions of batches).
+ * Decoding the response stays with protobuf-c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,11 @@ static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 		*p = (uint8_t)v;
 		return p + 1;
 	}
+	if (v < 0x4000) {	/* ports, status codes, span lengths */
+		p[0] = (uint8_t)(v | 0x80);
+		p[1] = (uint8_t)(v >> 7);
+		return p + 2;
+	}
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
@@ -87,31 +96,6 @@ static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 #endif
 }
 
-/* Whether none of the n bytes has its high bit set (all ASCII). */
-static inline int all_ascii(const uint8_t *b, size_t n)
-{
-	uint64_t w, acc = 0;
-	uint32_t x, y;
-	size_t i = 0;
-
-	if (n < 4) {
-		for (; i < n; i++)
-			acc |= b[i];
-		return !(acc & 0x80);
-	}
-	if (n < 8) {
-		memcpy(&x, b, 4);
-		memcpy(&y, b + n - 4, 4);
-		return !((x | y) & 0x80808080u);
-	}
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, b + i, 8);
-		acc |= w;
-	}
-	memcpy(&w, b + n - 8, 8);	/* the rest, overlapping */
-	return !((acc | w) & 0x8080808080808080ull);
-}
-
 /* A length-delimited field's total size, for a payload of n bytes. */
 static size_t len_field(uint32_t field, size_t n)
 {
@@ -130,6 +114,8 @@ static uint8_t *put_bytes(uint8_t *p, uint32_t field, const void *b, size_t n)
 	copy_short(p, b, n);
 	return p + n;
 }
+
+/* ---- strings ------------------------------------------------------------- */
 
 /*
  * The byte length of the first limit characters of s (UTF-8), never cutting
@@ -158,29 +144,85 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t limit)
 }
 
 /*
- * Copy a string field's bytes: proto3 strings must be UTF-8, and a strict
- * collector rejects a whole request for one bad byte, so every byte of an
- * invalid sequence becomes '?' (the length stays the same).
+ * Copy n bytes; returns the OR of the bytes copied, taken as words, whose
+ * high bits (HI_BITS) are all clear when every byte is ASCII. Reads
+ * exactly s[0..n) and writes exactly d[0..n), in overlapping words as
+ * copy_short does (16 bytes at a time from 17 on, in GCC's portable
+ * vector type), so that a usual value costs a few loads and stores and
+ * one test.
+ */
+#define HI_BITS 0x8080808080808080ull
+
+typedef uint64_t u64x2 __attribute__((vector_size(16)));
+
+static inline uint64_t copy_or(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n > 16) {
+		u64x2 x, y, acc = {0, 0};
+		for (size_t i = 0; i + 16 < n; i += 16) {
+			memcpy(&x, s + i, 16);
+			memcpy(d + i, &x, 16);
+			acc |= x;
+		}
+		memcpy(&y, s + n - 16, 16);
+		memcpy(d + n - 16, &y, 16);
+		acc |= y;
+		return acc[0] | acc[1];
+	}
+	if (n >= 8) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+		return a | b;
+	}
+	if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+		return x | y;
+	}
+	if (n) {		/* 1 to 3: the first, middle and last */
+		uint8_t x = s[0], y = s[n / 2], z = s[n - 1];
+		d[0] = x;
+		d[n / 2] = y;
+		d[n - 1] = z;
+		return x | y | z;
+	}
+	return 0;
+}
+
+/*
+ * A string's bytes: proto3 strings must be UTF-8, and a strict collector
+ * rejects a whole request for one bad byte, so every byte of an invalid
+ * sequence becomes '?' (the length stays the same).
  */
 static __attribute__((noinline)) uint8_t *put_utf8(uint8_t *p,
-							  const uint8_t *b,
-							  size_t n);
+						   const uint8_t *b,
+						   size_t n);
 
-static inline uint8_t *put_text(uint8_t *p, uint32_t field, const char *s,
-				size_t n)
+static inline uint8_t *put_str(uint8_t *p, const char *s, size_t n)
 {
 	const uint8_t *b = (const uint8_t *)s;
 
-	p = put_len(p, field, n);
-	/* the usual case, ASCII: one check and one copy */
-	if (__builtin_expect(all_ascii(b, n), 1)) {
-		copy_short(p, b, n);
+	/* the usual case, ASCII: one copy and one test */
+	if (__builtin_expect(!(copy_or(p, b, n) & HI_BITS), 1))
 		return p + n;
-	}
-	return put_utf8(p, b, n);
+	return put_utf8(p, b, n);	/* copies again, repaired */
 }
 
-/* put_text's bytes when some are not ASCII. */
+/* A string field: tag, length, bytes (put_str). */
+static inline uint8_t *put_text(uint8_t *p, uint32_t field, const char *s,
+				size_t n)
+{
+	p = put_len(p, field, n);
+	return put_str(p, s, n);
+}
+
+/* put_str's bytes when some are not ASCII. */
 static uint8_t *put_utf8(uint8_t *p, const uint8_t *b, size_t n)
 {
 	size_t a = 0;
@@ -236,6 +278,122 @@ static uint8_t *put_utf8(uint8_t *p, const uint8_t *b, size_t n)
 	return p;
 }
 
+/* ---- the output buffer --------------------------------------------------- */
+
+/*
+ * Spans are written forwards into b->data. Before each span the writer
+ * makes room for the most the span can take (put_span; a long key makes
+ * room for its own excess) plus SLACK: some writes are fixed-size block
+ * copies that run past the bytes they mean (a key's prefix is copied as
+ * all of struct otlp_key.pre), which later writes cover or which lie past
+ * the message's end; and a span's length may need a few bytes more than
+ * the two it was given.
+ */
+#define SLACK 64
+
+static int grow(struct otlp_buf *b, size_t need, size_t keep);
+
+/*
+ * Grow b so that n + SLACK bytes fit from p on, keeping what is before p.
+ * Returns p in the new block, or NULL (out of memory).
+ */
+static __attribute__((noinline)) uint8_t *room_slow(struct otlp_buf *b,
+						    uint8_t *p, size_t n)
+{
+	size_t used = (size_t)(p - b->data);
+
+	if (grow(b, used + n + SLACK, used) < 0)
+		return NULL;
+	return b->data + used;
+}
+
+/* p, or p moved to a larger block; NULL: out of memory. */
+static inline uint8_t *room(struct otlp_buf *b, uint8_t *p, size_t n)
+{
+	if (__builtin_expect((size_t)(b->data + b->cap - p) >= n + SLACK, 1))
+		return p;
+	return room_slow(b, p, n);
+}
+
+/* ---- attribute keys ------------------------------------------------------ */
+
+/*
+ * Span.attributes (field 9): a KeyValue starts with bytes that depend on
+ * its key alone,
+ *
+ *     4a LL 0a KL key... 12
+ *
+ * (the KeyValue's tag and length, the key field, the value field's tag),
+ * where only LL, the KeyValue's length, depends on the value. These bytes
+ * are made once per key address and kept in b->keys from batch to batch
+ * (keys are static: exporter.h), a 2-way set-associative table; each
+ * attribute copies them as one fixed-size block and patches LL. A key too
+ * long for pre[] (over 43 bytes) is marked LONG_KEY and written field by
+ * field (put_attr_long).
+ *
+ * Spans from one call site name the same keys in the same order, so the
+ * entry found last time at attribute position i (b->recent[i], its byte
+ * offset in b->keys) is tried before the hash: one load and one compare.
+ */
+#define KV_PRE_MAX ((uint32_t)sizeof(((struct otlp_key *)0)->pre))
+/* k->n of a key without a prefix: too big for put_attr's one-byte lengths,
+   so that its check sends the attribute the long way */
+#define LONG_KEY 0x80
+
+_Static_assert(sizeof(struct otlp_key) * OTLP_KEYS <= 0x10000,
+	       "b->recent holds uint16_t offsets");
+_Static_assert(OTLP_KEYS == 2 << 6, "64 sets of 2: key_get's x >> 58");
+
+static __attribute__((noinline)) const struct otlp_key *
+key_fill(struct otlp_key *set, const char *key)
+{
+	size_t kl = strlen(key);
+	uint8_t *q = set[0].pre;
+
+	set[1] = set[0];	/* the older entry goes to the second way */
+	set[0].key = key;
+	set[0].len = (uint32_t)kl;
+	set[0].n = LONG_KEY;
+	memset(q, 0, KV_PRE_MAX);
+	if (kl + 5 <= KV_PRE_MAX) {
+		q[0] = TAG(9, WT_LEN);
+		q[1] = 0;		/* LL, per value */
+		q[2] = TAG(1, WT_LEN);
+		q[3] = (uint8_t)kl;
+		memcpy(q + 4, key, kl);
+		q[4 + kl] = TAG(2, WT_LEN);
+		set[0].n = (uint32_t)kl + 5;
+	}
+	return &set[0];
+}
+
+static __attribute__((noinline)) const struct otlp_key *
+key_get(struct otlp_buf *b, const char *key)
+{
+	uint64_t x = (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull;
+	struct otlp_key *set = &b->keys[(x >> 58) * 2];
+
+	if (set[0].key == key)
+		return &set[0];
+	if (set[1].key == key)
+		return &set[1];
+	return key_fill(set, key);
+}
+
+/* key's entry, tried first at *recent (see above), which it updates. */
+static inline const struct otlp_key *key_at(struct otlp_buf *b,
+					    uint16_t *recent, const char *key)
+{
+	const struct otlp_key *k =
+		(const struct otlp_key *)((const char *)b->keys + *recent);
+
+	if (__builtin_expect(k->key == key, 1))
+		return k;
+	k = key_get(b, key);
+	*recent = (uint16_t)((const char *)k - (const char *)b->keys);
+	return k;
+}
+
 /* ---- attributes -------------------------------------------------------------- */
 
 struct limits {
@@ -243,68 +401,34 @@ struct limits {
 	uint32_t count;
 };
 
-/* An AnyValue's payload size. */
-static size_t value_size(const struct span_attr *a, const struct limits *l)
+/* The byte length of a string value, cut to the limit. */
+static inline size_t cut(const struct limits *l, const char *s, size_t len)
+{
+	return l->value_len ? utf8_prefix(s, len, l->value_len) : len;
+}
+
+/* An AnyValue's payload size (a string of sl bytes). */
+static size_t value_size(const struct span_attr *a, size_t sl)
 {
 	switch (a->type) {
 	case SPAN_ATTR_INT:
-		return varint_size(TAG(3, WT_VARINT)) +
-		       varint_size((uint64_t)a->v.i);
+		return 1 + varint_size((uint64_t)a->v.i);
 	case SPAN_ATTR_BOOL:
 		return 2;
 	case SPAN_ATTR_DOUBLE:
 		return 1 + 8;
 	default:
-		return len_field(1, a->len);	/* adjusted by the caller */
+		return len_field(1, sl);
 	}
 }
 
-static size_t str_len(const struct span_record *r, const struct span_attr *a,
-		      const struct limits *l)
+/* An AnyValue's payload (a string of sl bytes). */
+static uint8_t *put_value(uint8_t *p, const struct span_record *r,
+			  const struct span_attr *a, size_t sl)
 {
-	return l->value_len ? utf8_prefix(r->arena + a->off, a->len,
-					  l->value_len)
-			    : a->len;
-}
-
-/*
- * Key lengths by key address, for one encoding: keys are static strings,
- * and a batch names the same dozen or so in every span.
- */
-#define KEY_CACHE 64
-
-struct key_cache {
-	const char *key;
-	size_t len;
-};
-
-static inline size_t key_len(struct key_cache *kc, const char *key)
-{
-	uintptr_t x = (uintptr_t)key;
-	struct key_cache *c = &kc[(x ^ x >> 6) % KEY_CACHE];
-
-	if (c->key != key) {
-		c->key = key;
-		c->len = strlen(key);
-	}
-	return c->len;
-}
-
-static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
-		       const struct span_attr *a, const struct limits *l,
-		       struct key_cache *kc)
-{
-	size_t kl = key_len(kc, a->key);
-	size_t sl = a->type == SPAN_ATTR_STRING ? str_len(r, a, l) : 0;
-	size_t vs = a->type == SPAN_ATTR_STRING ? len_field(1, sl)
-						: value_size(a, l);
-
-	p = put_len(p, 9, len_field(1, kl) + len_field(2, vs));
-	p = put_bytes(p, 1, a->key, kl);
-	p = put_len(p, 2, vs);
 	switch (a->type) {
 	case SPAN_ATTR_INT:
-		p = put_varint(p, TAG(3, WT_VARINT));
+		*p++ = TAG(3, WT_VARINT);
 		return put_varint(p, (uint64_t)a->v.i);
 	case SPAN_ATTR_BOOL:
 		*p++ = TAG(2, WT_VARINT);
@@ -317,13 +441,135 @@ static uint8_t *put_kv(uint8_t *p, const struct span_record *r,
 		return put_fixed64(p, bits);
 	}
 	default:
-		return put_text(p, 1, r->arena + a->off, sl);
+		p = put_len(p, 1, sl);
+		return put_str(p, r->arena + a->off, sl);
 	}
 }
 
 /*
+ * The most bytes a record attribute takes (but for a long key's excess):
+ * a string value is never written past the arena's size (a record holds
+ * no longer one; put_attr_long cuts it there so that the bound holds for
+ * any record), its key's prefix at most KV_PRE_MAX, its lengths and tags
+ * and a fixed-size copy's run past its bytes at most ATTR_ROOM. A span
+ * makes room for this many per attribute once (put_span), instead of a
+ * check per attribute.
+ */
+#define ATTR_ROOM (KV_PRE_MAX + 16)
+#define ATTR_MAX (ATTR_ROOM + KV_PRE_MAX + SPAN_ARENA_SIZE)
+
+/*
+ * A record attribute field by field, for a long key or a KeyValue of 128
+ * bytes or more (whose lengths take more than one byte), in room for
+ * ATTR_MAX bytes; a long key makes room for its excess, keeping bound
+ * bytes after it (put_attrs). Returns the end, or NULL when b cannot
+ * grow.
+ */
+static __attribute__((noinline)) uint8_t *
+put_attr_long(struct otlp_buf *b, uint8_t *p, const struct span_record *r,
+	      const struct span_attr *a, const struct otlp_key *k, size_t sl,
+	      size_t bound)
+{
+	if (sl > SPAN_ARENA_SIZE)
+		sl = SPAN_ARENA_SIZE;
+	if (k->n >= LONG_KEY) {
+		p = room(b, p, ATTR_ROOM + k->len + sl + bound);
+		if (!p)
+			return NULL;
+	}
+	size_t vs = value_size(a, sl);
+
+	p = put_len(p, 9, len_field(1, k->len) + len_field(2, vs));
+	p = put_bytes(p, 1, a->key, k->len);
+	p = put_len(p, 2, vs);
+	return put_value(p, r, a, sl);
+}
+
+/*
+ * One record attribute, in room for ATTR_MAX bytes. Any type other than
+ * INT, BOOL and DOUBLE is a string (as before). The usual KeyValue is
+ * shorter than 128 bytes, so that every length inside it is one byte; one
+ * with an int, bool or double value always is (at most 11 bytes of value
+ * after at most 48 of prefix).
+ */
+static inline uint8_t *put_attr(struct otlp_buf *b, uint8_t *p,
+				const struct span_record *r,
+				const struct span_attr *a,
+				const struct otlp_key *k, uint32_t value_len,
+				size_t bound)
+{
+	uint32_t n = k->n;
+	uint8_t *kv = p;
+	uint8_t *v = p + n;	/* the value field's length byte */
+	unsigned type = a->type;
+
+	memcpy(kv, k->pre, KV_PRE_MAX);
+	if (__builtin_expect(type - 1u >= 3u, 1)) {	/* a string */
+		const char *s = r->arena + a->off;
+		size_t sl = a->len;
+		if (value_len)
+			sl = utf8_prefix(s, sl, value_len);
+		/* LL counts the prefix after it (n - 2), the value field's
+		   length byte, then 0a, the string's length byte and the
+		   bytes; a long key (n >= 0x80) goes the long way too */
+		if (__builtin_expect(n + 1 + sl >= 0x80, 0))
+			return put_attr_long(b, p, r, a, k, sl, bound);
+		v[0] = (uint8_t)(sl + 2);
+		v[1] = TAG(1, WT_LEN);
+		v[2] = (uint8_t)sl;
+		kv[1] = (uint8_t)(n + 1 + sl);
+		return put_str(v + 3, s, sl);
+	}
+	if (__builtin_expect(n >= LONG_KEY, 0))
+		return put_attr_long(b, p, r, a, k, 0, bound);
+	if (type == SPAN_ATTR_INT) {
+		v[1] = TAG(3, WT_VARINT);
+		p = put_varint(v + 2, (uint64_t)a->v.i);
+		v[0] = (uint8_t)(p - (v + 1));
+		kv[1] = (uint8_t)(p - (kv + 2));
+		return p;
+	}
+	if (type == SPAN_ATTR_BOOL) {
+		v[0] = 2;
+		v[1] = TAG(2, WT_VARINT);
+		v[2] = a->v.i != 0;
+		kv[1] = (uint8_t)(n + 1);
+		return v + 3;
+	}
+	uint64_t bits;		/* DOUBLE */
+	memcpy(&bits, &a->v.d, 8);
+	v[0] = 9;
+	v[1] = TAG(4, WT_I64);
+	put_fixed64(v + 2, bits);
+	kv[1] = (uint8_t)(n + 8);
+	return v + 10;
+}
+
+/*
+ * The record's first na attributes (na <= SPAN_MAX_ATTRS), in the room
+ * put_span made: bound bytes from the span's start, ATTR_MAX of them per
+ * attribute. Inlined twice by put_span: with and without a value length
+ * limit. Returns the end, or NULL when b cannot grow.
+ */
+static inline __attribute__((always_inline)) uint8_t *
+put_attrs(struct otlp_buf *b, uint8_t *p, const struct span_record *r,
+	  size_t na, size_t bound, uint32_t value_len)
+{
+	const struct span_attr *a = r->attrs, *stop = r->attrs + na;
+	uint16_t *recent = b->recent;
+
+	for (; a < stop; a++, recent++) {
+		const struct otlp_key *k = key_at(b, recent, a->key);
+		p = put_attr(b, p, r, a, k, value_len, bound);
+		if (__builtin_expect(!p, 0))
+			return NULL;
+	}
+	return p;
+}
+
+/*
  * Attributes that are not in the record: a key and a string value, cut
- * to the value length limit. A small list, the same in both passes.
+ * to the value length limit. A small list, planned before it is written.
  */
 #define EXTRA_MAX 3
 
@@ -335,17 +581,16 @@ struct extra {
 	uint32_t dropped;	/* over the count limit */
 };
 
-static void extra_add(struct extra *x, const struct limits *l, size_t room,
+static void extra_add(struct extra *x, const struct limits *l, size_t room_,
 		      const char *key, const char *val, size_t len)
 {
-	if (x->n >= room || x->n >= EXTRA_MAX) {
+	if (x->n >= room_ || x->n >= EXTRA_MAX) {
 		x->dropped++;
 		return;
 	}
 	x->key[x->n] = key;
 	x->val[x->n] = val;
-	x->len[x->n] = l->value_len ? utf8_prefix(val, len, l->value_len)
-				    : len;
+	x->len[x->n] = cut(l, val, len);
 	x->n++;
 }
 
@@ -373,37 +618,40 @@ static uint8_t *put_extra(uint8_t *p, const struct extra *x, uint32_t field,
 
 /* ---- spans ----------------------------------------------------------------- */
 
-static const uint8_t zero16[16];
-
 static size_t n_attrs(const struct span_record *r, const struct limits *l)
 {
 	return r->n_attrs < l->count ? r->n_attrs : l->count;
 }
 
 /*
- * The code.* attributes of a span (after its own, within the count
- * limit), and its exception event's attributes.
+ * What a span has beyond its record's fields, planned only for a span
+ * that has any of it: the code.* attributes (after its own, within the
+ * count limit) and its exception event with its attributes.
  */
 struct span_plan {
 	struct extra code;
 	struct extra event;
 	size_t event_size;	/* Span.Event payload; 0: no event */
+	size_t size;		/* the bytes of all of it */
 };
 
 static const char EVENT_NAME[] = "exception";
 
-static void plan_span(const struct span_record *r, const struct span_code *c,
-		      const struct limits *l, struct span_plan *pl)
+static __attribute__((noinline)) void
+plan_span(const struct span_record *r, const struct span_code *c,
+	  const struct limits *l, struct span_plan *pl)
 {
-	size_t room = l->count - n_attrs(r, l);
+	size_t room_ = l->count - n_attrs(r, l);
 
 	memset(pl, 0, sizeof(*pl));
 	if (c && c->function)
-		extra_add(&pl->code, l, room, "code.function.name",
+		extra_add(&pl->code, l, room_, "code.function.name",
 			  c->function, c->function_len);
 	if (c && c->stacktrace)
-		extra_add(&pl->code, l, room, "code.stacktrace", c->stacktrace,
-			  c->stacktrace_len);
+		extra_add(&pl->code, l, room_, "code.stacktrace",
+			  c->stacktrace, c->stacktrace_len);
+	for (size_t i = 0; i < pl->code.n; i++)
+		pl->size += extra_size(&pl->code, 9, i);
 	if (!r->has_exception)
 		return;
 	if (r->exception.type.len)
@@ -423,83 +671,96 @@ static void plan_span(const struct span_record *r, const struct span_code *c,
 	if (pl->event.dropped)
 		n += 1 + varint_size(pl->event.dropped);
 	pl->event_size = n;
+	pl->size += len_field(11, n);
 }
 
-static uint32_t dropped(const struct span_record *r, const struct limits *l,
-			const struct span_plan *pl)
+/* Span.events (field 11): the exception event, as planned. */
+static uint8_t *put_event(uint8_t *p, const struct span_record *r,
+			  const struct span_plan *pl)
 {
-	return (uint32_t)r->dropped_attrs +
-	       (uint32_t)(r->n_attrs - n_attrs(r, l)) + pl->code.dropped;
+	p = put_len(p, 11, pl->event_size);
+	*p++ = TAG(1, WT_I64);
+	p = put_fixed64(p, r->exception.time_ns);
+	p = put_bytes(p, 2, EVENT_NAME, sizeof(EVENT_NAME) - 1);
+	for (size_t i = 0; i < pl->event.n; i++)
+		p = put_extra(p, &pl->event, 3, i);
+	if (pl->event.dropped) {
+		*p++ = TAG(4, WT_VARINT);
+		p = put_varint(p, pl->event.dropped);
+	}
+	return p;
 }
 
-static int has_link(const struct span_record *r)
+/* An 8-byte id is absent when it is all zero. */
+static inline int nonzero8(const uint8_t *id)
 {
-	return memcmp(r->link_span_id, zero16, 8) != 0;
-}
+	uint64_t w;
 
-static size_t link_size(void)
-{
-	return len_field(1, 16) + len_field(2, 8) + 1 + 4;
-}
-
-static size_t status_size(const struct span_record *r)
-{
-	size_t n = 2;	/* code */
-
-	if (r->status == SPAN_STATUS_ERROR && r->status_message.len)
-		n += len_field(2, r->status_message.len);
-	return n;
-}
-
-/*
- * At most how many bytes a span's payload takes: every varint counted at
- * its widest (ten bytes), every string at its full length. Fixed fields:
- * ids 28, trace state 11, parent 10, name 11, kind 11, times 18, dropped
- * 11, link 55, status 24, flags 6 (185); an attribute: its KeyValue's tag
- * and length 11, key field 11, value field's tag and length 11, value 11
- * (44); the code attributes and the event at their exact sizes, plus 11
- * for the dropped events count.
- */
-static size_t span_bound(const struct span_record *r, const struct limits *l,
-			 const struct span_plan *pl, struct key_cache *kc)
-{
-	size_t n = 200 + r->name.len + r->trace_state.len +
-		   r->status_message.len;
-	size_t na = n_attrs(r, l);
-
-	for (size_t i = 0; i < na; i++)
-		n += 44 + key_len(kc, r->attrs[i].key) + r->attrs[i].len;
-	for (size_t i = 0; i < pl->code.n; i++)
-		n += extra_size(&pl->code, 9, i);
-	if (pl->event_size)
-		n += len_field(11, pl->event_size);
-	if (r->dropped_events)
-		n += 11;
-	return n;
+	memcpy(&w, id, 8);
+	return w != 0;
 }
 
 /*
- * ScopeSpans.spans: the tag, the length, the span. The payload is written
- * once, after room for its length at the width of bound's varint; when
- * the length turns out narrower, the payload moves back to meet it.
+ * The most a span's bytes other than its strings, record attributes, code
+ * attributes and event take: span tag and length 3 (put_span), ids 28,
+ * trace state's tag and length 11, parent 10, name's tag and length 11,
+ * kind 3, times 18, dropped 6, dropped events 4, link 35, status 16 (its
+ * message's tag and length included), flags 6: 151, rounded up.
  */
-static uint8_t *put_span(uint8_t *p, const struct span_record *r,
-			 const struct span_plan *pl, const struct limits *l,
-			 struct key_cache *kc, size_t bound)
+#define SPAN_FIXED 192
+
+/*
+ * ScopeSpans.spans: the tag, the length, the span. Room is made first for
+ * the most the span can take (bound: its fixed fields, strings, code
+ * attributes and event, and ATTR_MAX, about 1.9 KiB, per attribute; so b
+ * holds a few tens of KiB even for one span, once). The payload is written
+ * after two bytes for its length (a span of 128 bytes to 16 KiB, the
+ * usual); a payload of another size moves to meet its length. Returns the
+ * end of the span, or NULL when b cannot grow.
+ */
+static uint8_t *put_span(struct otlp_buf *b, uint8_t *p,
+			 const struct span_record *r,
+			 const struct span_code *c, const struct limits *l)
 {
 	size_t na = n_attrs(r, l);
-	size_t room = varint_size(bound);
-	uint8_t *start = p;
-	uint8_t *body = p + 1 + room;
+	struct span_plan pl;
+	int planned = r->has_exception || (c && (c->function || c->stacktrace));
+	uint32_t dropped = (uint32_t)r->dropped_attrs +
+			   (uint32_t)(r->n_attrs - na);
 
-	p = body;
-	p = put_bytes(p, 1, r->trace_id, 16);
-	p = put_bytes(p, 2, r->span_id, 8);
+	if (planned) {
+		plan_span(r, c, l, &pl);
+		dropped += pl.code.dropped;
+	}
+	/* (a record holds at most SPAN_MAX_ATTRS: b->recent's size) */
+	if (na > SPAN_MAX_ATTRS)
+		na = SPAN_MAX_ATTRS;
+	size_t bound = SPAN_FIXED + r->name.len + r->trace_state.len +
+		       r->status_message.len + (planned ? pl.size : 0) +
+		       na * ATTR_MAX;
+	p = room(b, p, bound);
+	if (!p)
+		return NULL;
+	size_t start = (size_t)(p - b->data);	/* b->data may move */
+	p += 3;
+
+	*p++ = TAG(1, WT_LEN);
+	*p++ = 16;
+	memcpy(p, r->trace_id, 16);
+	p += 16;
+	*p++ = TAG(2, WT_LEN);
+	*p++ = 8;
+	memcpy(p, r->span_id, 8);
+	p += 8;
 	if (r->trace_state.len)
 		p = put_text(p, 3, span_record_str(r, r->trace_state),
 			     r->trace_state.len);
-	if (memcmp(r->parent_span_id, zero16, 8))
-		p = put_bytes(p, 4, r->parent_span_id, 8);
+	if (nonzero8(r->parent_span_id)) {
+		*p++ = TAG(4, WT_LEN);
+		*p++ = 8;
+		memcpy(p, r->parent_span_id, 8);
+		p += 8;
+	}
 	if (r->name.len)
 		p = put_text(p, 5, span_record_str(r, r->name), r->name.len);
 	if (r->kind) {
@@ -510,58 +771,76 @@ static uint8_t *put_span(uint8_t *p, const struct span_record *r,
 	p = put_fixed64(p, r->start_ns);
 	*p++ = TAG(8, WT_I64);
 	p = put_fixed64(p, r->end_ns);
-	for (size_t i = 0; i < na; i++)
-		p = put_kv(p, r, &r->attrs[i], l, kc);
-	for (size_t i = 0; i < pl->code.n; i++)
-		p = put_extra(p, &pl->code, 9, i);
-	if (dropped(r, l, pl)) {
+
+	if (l->value_len)
+		p = put_attrs(b, p, r, na, bound, l->value_len);
+	else
+		p = put_attrs(b, p, r, na, bound, 0);	/* the usual */
+	if (!p)
+		return NULL;
+	if (planned) {
+		for (size_t i = 0; i < pl.code.n; i++)
+			p = put_extra(p, &pl.code, 9, i);
+	}
+	if (dropped) {
 		*p++ = TAG(10, WT_VARINT);
-		p = put_varint(p, dropped(r, l, pl));
+		p = put_varint(p, dropped);
 	}
-	if (pl->event_size) {
-		p = put_len(p, 11, pl->event_size);
-		*p++ = TAG(1, WT_I64);
-		p = put_fixed64(p, r->exception.time_ns);
-		p = put_bytes(p, 2, EVENT_NAME, sizeof(EVENT_NAME) - 1);
-		for (size_t i = 0; i < pl->event.n; i++)
-			p = put_extra(p, &pl->event, 3, i);
-		if (pl->event.dropped) {
-			*p++ = TAG(4, WT_VARINT);
-			p = put_varint(p, pl->event.dropped);
-		}
-	}
+	if (planned && pl.event_size)
+		p = put_event(p, r, &pl);
 	if (r->dropped_events) {
 		*p++ = TAG(12, WT_VARINT);
 		p = put_varint(p, r->dropped_events);
 	}
-	if (has_link(r)) {
-		p = put_len(p, 13, link_size());
-		p = put_bytes(p, 1, r->link_trace_id, 16);
-		p = put_bytes(p, 2, r->link_span_id, 8);
+	if (nonzero8(r->link_span_id)) {
+		*p++ = TAG(13, WT_LEN);
+		*p++ = 18 + 10 + 5;
+		*p++ = TAG(1, WT_LEN);
+		*p++ = 16;
+		memcpy(p, r->link_trace_id, 16);
+		p += 16;
+		*p++ = TAG(2, WT_LEN);
+		*p++ = 8;
+		memcpy(p, r->link_span_id, 8);
+		p += 8;
 		*p++ = TAG(6, WT_I32);
 		p = put_fixed32(p, r->link_flags);
 	}
 	if (r->status != SPAN_STATUS_UNSET) {
-		p = put_len(p, 15, status_size(r));
-		if (r->status == SPAN_STATUS_ERROR && r->status_message.len)
+		size_t ml = r->status == SPAN_STATUS_ERROR ?
+			    r->status_message.len : 0;
+		*p++ = TAG(15, WT_LEN);
+		if (ml) {
+			p = put_varint(p, 2 + len_field(2, ml));
 			p = put_text(p, 2,
-				     span_record_str(r, r->status_message),
-				     r->status_message.len);
+				     span_record_str(r, r->status_message), ml);
+		} else {
+			*p++ = 2;
+		}
 		*p++ = TAG(3, WT_VARINT);
-		*p++ = r->status;
+		*p++ = r->status;	/* the byte, as ever */
 	}
 	if (r->flags) {
-		/* field 16, fixed32: tag 0x85 0x01 */
-		p = put_varint(p, TAG(16, WT_I32));
+		*p++ = 0x85;	/* field 16, fixed32: tag 0x85 0x01 */
+		*p++ = 0x01;
 		p = put_fixed32(p, r->flags);
 	}
 
+	uint8_t *s = b->data + start;
+	uint8_t *body = s + 3;
 	size_t size = (size_t)(p - body);
+	s[0] = TAG(2, WT_LEN);
+	if (__builtin_expect(size - 0x80 < 0x4000 - 0x80, 1)) {
+		s[1] = (uint8_t)(size | 0x80);
+		s[2] = (uint8_t)(size >> 7);
+		return p;
+	}
+	/* one byte (under 128) or three and more (16 KiB and more): SLACK
+	   leaves room for the latter */
 	size_t width = varint_size(size);
-	if (width < room)
-		memmove(start + 1 + width, body, size);
-	put_len(start, 2, size);
-	return start + 1 + width + size;
+	memmove(s + 1 + width, body, size);
+	put_varint(s + 1, size);
+	return s + 1 + width + size;
 }
 
 /* ---- resource and scope ------------------------------------------------------ */
@@ -667,11 +946,9 @@ int otlp_encode(const struct resource *res,
 		struct otlp_buf *b)
 {
 	struct limits l = {value_len_limit, count_limit};
-	struct key_cache kc[KEY_CACHE];
 	size_t nres = res ? res->n : 0;
 
 	b->len = 0;
-	memset(kc, 0, sizeof(kc));
 
 	/* Resource */
 	size_t resource = 0;
@@ -681,27 +958,23 @@ int otlp_encode(const struct resource *res,
 	size_t scope = len_field(1, strlen(SCOPE_NAME)) +
 		       len_field(2, strlen(OTELSHIM_VERSION));
 
-	size_t room = head_size(resource, scope, SPAN_ESTIMATE * n);
-	if (grow(b, room + 2 * SPAN_ESTIMATE * n + 2048, 0) < 0)
+	size_t hroom = head_size(resource, scope, SPAN_ESTIMATE * n);
+	if (grow(b, hroom + 2 * SPAN_ESTIMATE * n + 2048, 0) < 0)
 		return -ENOMEM;
-	size_t used = room;
+	uint8_t *end = b->data + hroom;
 	for (size_t i = 0; i < n; i++) {
-		struct span_plan pl;
-		plan_span(spans[i], codes ? &codes[i] : NULL, &l, &pl);
-		size_t bound = span_bound(spans[i], &l, &pl, kc);
-		size_t need = 1 + varint_size(bound) + bound;
-		if (b->cap - used < need && grow(b, used + need, used) < 0)
+		end = put_span(b, end, spans[i], codes ? &codes[i] : NULL, &l);
+		if (!end)
 			return -ENOMEM;
-		used = (size_t)(put_span(b->data + used, spans[i], &pl, &l, kc,
-					 bound) - b->data);
 	}
-	size_t spans_len = used - room;
+	size_t used = (size_t)(end - b->data);
+	size_t spans_len = used - hroom;
 	size_t head = head_size(resource, scope, spans_len);
-	if (head > room && grow(b, head + spans_len, used) < 0)
+	if (head > hroom && grow(b, head + spans_len, used) < 0)
 		return -ENOMEM;
 	uint8_t *buf = b->data, *p;
-	if (head != room)
-		memmove(buf + head, buf + room, spans_len);
+	if (head != hroom)
+		memmove(buf + head, buf + hroom, spans_len);
 
 	size_t scope_spans = len_field(1, scope) + spans_len;
 	size_t resource_spans = len_field(1, resource) +

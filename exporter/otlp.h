@@ -16,6 +16,19 @@
 #include "resource.h"
 
 /*
+ * An attribute key's encoded KeyValue prefix, kept from batch to batch by
+ * the key's address (keys are static storage: exporter.h). See otlp.c.
+ */
+struct otlp_key {
+	const char *key;	/* NULL: unused */
+	uint32_t len;		/* strlen(key) */
+	uint32_t n;		/* bytes of pre in use; 0x80: too long */
+	uint8_t pre[48];
+};
+
+#define OTLP_KEYS 128		/* 64 sets of 2 */
+
+/*
  * Encode spans[0..n) as one ExportTraceServiceRequest with one ResourceSpans
  * (res) and one ScopeSpans (scope "otelshim", version OTELSHIM_VERSION).
  * codes, when not NULL, gives for each span the text derived from its
@@ -28,8 +41,10 @@
  * (the exception event's attributes have the same limits, counted in the
  * event's own count).
  * The message goes to b->data[0..b->len); b's storage grows as needed and
- * is kept for the next batch. Returns 0 or -errno (b then holds nothing
- * valid, but stays freeable).
+ * is kept for the next batch, as are the encoded attribute keys (by
+ * address: a key's bytes must not change while b lives, which static keys
+ * guarantee). b starts zeroed ({0}). Returns 0 or -errno (b then holds
+ * nothing valid, but stays freeable).
  */
 struct otlp_buf {
 	uint8_t *data;
@@ -39,6 +54,10 @@ struct otlp_buf {
 	   (until it is data) and the old one (until it is freed), so that
 	   every block stays reachable from the struct (see otlp.c). */
 	uint8_t *incoming, *outgoing;
+	struct otlp_key keys[OTLP_KEYS];
+	/* the entry of the key last seen at each attribute position: its
+	   byte offset in keys */
+	uint16_t recent[SPAN_MAX_ATTRS];
 };
 
 int otlp_encode(const struct resource *res,

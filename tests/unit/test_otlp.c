@@ -7,6 +7,7 @@
  * shares nothing with our .proto; these tests pin the details cheaply.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -619,6 +620,135 @@ START_TEST(code_attributes_and_limits)
 }
 END_TEST
 
+/*
+ * The encoder keeps each key's encoded prefix in the otlp_buf from batch
+ * to batch (by key address) and tries the entry last used at each
+ * attribute position first: batches that reuse one buffer, with keys in
+ * changing order, more keys than the cache holds, keys too long for a
+ * cached prefix, KeyValues of 128 bytes and more, and spans whose length
+ * takes one byte or three, must all decode to what the records hold.
+ */
+#define MANY_KEYS 300
+static char many_keys[MANY_KEYS][24];	/* static: the keys' contract */
+static const char KEY43[] = "a.key.that.is.exactly.forty.three.bytes.xyz";
+static const char KEY44[] = "a.key.that.is.exactly.forty.four.bytes.vwxyz";
+static char key200[201];
+
+static void check_span_attrs(const Otelshim__Otlp__Span *s,
+			     const struct span_record *r)
+{
+	ck_assert_uint_eq(s->n_attributes, r->n_attrs);
+	for (size_t i = 0; i < r->n_attrs; i++) {
+		const struct span_attr *a = &r->attrs[i];
+		const Otelshim__Otlp__KeyValue *kv = s->attributes[i];
+		ck_assert_str_eq(kv->key, a->key);
+		switch (a->type) {
+		case SPAN_ATTR_INT:
+			ck_assert_int_eq(kv->value->int_value, a->v.i);
+			break;
+		case SPAN_ATTR_BOOL:
+			ck_assert_int_eq(kv->value->bool_value, a->v.i);
+			break;
+		case SPAN_ATTR_DOUBLE:
+			ck_assert(kv->value->double_value == a->v.d);
+			break;
+		default:
+			ck_assert_uint_eq(strlen(kv->value->string_value),
+					  a->len);
+			ck_assert(!memcmp(kv->value->string_value,
+					  r->arena + a->off, a->len));
+		}
+	}
+}
+
+START_TEST(keys_cached_across_batches)
+{
+	enum { N = 40 };
+	static struct span_record recs[N];
+	const struct span_record *ptrs[N];
+	struct otlp_buf b = {0};
+	char val[300];
+
+	make_resource();
+	ck_assert_uint_eq(strlen(KEY43), 43);
+	ck_assert_uint_eq(strlen(KEY44), 44);
+	memset(key200, 'k', 200);
+	for (int i = 0; i < MANY_KEYS; i++)
+		snprintf(many_keys[i], sizeof(many_keys[i]), "key.%d", i);
+	memset(val, 'v', sizeof(val));
+	for (int batch = 0; batch < 4; batch++) {
+		for (int i = 0; i < N; i++) {
+			struct span_record *r = &recs[i];
+			int k = (batch * 7 + i * 13) % MANY_KEYS;
+			span_record_init(r);
+			memcpy(r->trace_id, TID, 16);
+			memcpy(r->span_id, SID, 8);
+			r->span_id[0] = (uint8_t)i;
+			if (i == 0) {	/* a span shorter than 128 bytes */
+				ptrs[i] = r;
+				continue;
+			}
+			span_record_set_name(r, "op", 2);
+			span_record_add_str(r, (i + batch) % 2 ? KEY43 : KEY44,
+					    val, (size_t)(i * 7 % 140));
+			span_record_add_int(r, key200, -i * 1000003ll);
+			span_record_add_str(r, key200, val, 3);
+			for (int j = 0; j < 20; j++)
+				span_record_add_str(r,
+					many_keys[(k + j * 31) % MANY_KEYS],
+					val, (size_t)((i + j) % 9));
+			span_record_add_bool(r, KEY44, i % 2);
+			span_record_add_double(r, many_keys[k], i * 0.5);
+			span_record_add_str(r, "s", val, 125);	/* 128 B KV */
+			span_record_add_str(r, "t", val, 290);
+			ptrs[i] = r;
+		}
+		ck_assert_int_eq(otlp_encode(&res, ptrs, NULL, N, 0, 128, &b),
+				 0);
+		Otelshim__Otlp__ExportTraceServiceRequest *req =
+			otelshim__otlp__export_trace_service_request__unpack(
+				NULL, b.len, b.data);
+		ck_assert_ptr_nonnull(req);
+		Otelshim__Otlp__ScopeSpans *ss =
+			req->resource_spans[0]->scope_spans[0];
+		ck_assert_uint_eq(ss->n_spans, N);
+		for (int i = 0; i < N; i++)
+			check_span_attrs(ss->spans[i], &recs[i]);
+		otelshim__otlp__export_trace_service_request__free_unpacked(
+			req, NULL);
+	}
+	otlp_buf_free(&b);
+}
+END_TEST
+
+/* A span of 16 KiB or more: its length takes three bytes. */
+START_TEST(span_over_16k)
+{
+	static char stack[EXPORTER_STACK_TEXT_MAX];
+	struct span_code code = {0};
+	const struct span_record *ptrs[1] = {&rec};
+	uint8_t *buf;
+	size_t len;
+
+	make_resource();
+	make_span(&rec);
+	span_record_set_exception(&rec, 1, "E", 1, "boom", 4);
+	memset(stack, 's', sizeof(stack));
+	code.stacktrace = stack;
+	code.stacktrace_len = sizeof(stack);
+	Otelshim__Otlp__ExportTraceServiceRequest *req =
+		encode_decode_codes(ptrs, &code, 1, 0, 128, &buf, &len);
+	ck_assert_uint_gt(len, 16384);
+	const Otelshim__Otlp__Span *s =
+		req->resource_spans[0]->scope_spans[0]->spans[0];
+	ck_assert_uint_eq(strlen(find(s, "code.stacktrace")->string_value),
+			  sizeof(stack));
+	ck_assert_uint_eq(s->n_events, 1);
+	otelshim__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("otlp");
@@ -637,6 +767,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, exception_message_only);
 	tcase_add_test(tc, dropped_events);
 	tcase_add_test(tc, code_attributes_and_limits);
+	tcase_add_test(tc, keys_cached_across_batches);
+	tcase_add_test(tc, span_over_16k);
 	suite_add_tcase(s, tc);
 	return s;
 }
