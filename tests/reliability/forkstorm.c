@@ -31,13 +31,6 @@
 #define MAX_ALIVE 8
 
 static int port;
-static int stop;
-
-struct worker {
-	pthread_t t;
-	int id;
-	int ok, fail;
-};
 
 static void watchdog(int sig)
 {
@@ -47,33 +40,6 @@ static void watchdog(int sig)
 	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
 		_exit(4);
 	_exit(3);
-}
-
-static void *load(void *arg)
-{
-	struct worker *w = arg;
-	char path[64];
-	int fd = -1;
-
-	for (int n = 0; !__atomic_load_n(&stop, __ATOMIC_ACQUIRE); n++) {
-		struct timespec pace = {0, 1000000};
-		nanosleep(&pace, NULL);	/* about 1000 spans/s per thread */
-		snprintf(path, sizeof(path), "/p/%d/%d", w->id, n);
-		if (fd < 0)
-			fd = rh_connect(port);
-		int st = fd < 0 ? -1 : rh_get(fd, path, 0);
-		if (st == 200) {
-			__atomic_add_fetch(&w->ok, 1, __ATOMIC_RELEASE);
-		} else {
-			__atomic_add_fetch(&w->fail, 1, __ATOMIC_RELEASE);
-			if (fd >= 0)
-				close(fd);
-			fd = -1;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
 }
 
 static void child(int i)
@@ -106,7 +72,6 @@ static void reap(int *ok)
 
 int main(int argc, char **argv)
 {
-	struct timespec ms = {0, 1000000};
 	int alive = 0, ok = 0;
 
 	if (argc < 4) {
@@ -117,18 +82,12 @@ int main(int argc, char **argv)
 	port = atoi(argv[1]);
 	int nthreads = atoi(argv[2]);
 	int forks = atoi(argv[3]);
-	struct worker *w = calloc((size_t)nthreads, sizeof(*w));
+	struct rh_load load;
 
 	signal(SIGALRM, watchdog);
 	alarm(150);
-	for (int i = 0; i < nthreads; i++) {
-		w[i].id = i;
-		pthread_create(&w[i].t, NULL, load, &w[i]);
-	}
-	for (int i = 0; i < nthreads; i++)
-		while (!__atomic_load_n(&w[i].ok, __ATOMIC_ACQUIRE) &&
-		       !__atomic_load_n(&w[i].fail, __ATOMIC_ACQUIRE))
-			nanosleep(&ms, NULL);
+	if (rh_load_start(&load, port, "p", nthreads) < 0)
+		return 2;
 
 	for (int i = 0; i < forks; i++) {
 		if (alive == MAX_ALIVE) {
@@ -146,13 +105,8 @@ int main(int argc, char **argv)
 	}
 	while (alive-- > 0)
 		reap(&ok);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-	int total = 0, fail = 0;
-	for (int i = 0; i < nthreads; i++) {
-		pthread_join(w[i].t, NULL);
-		total += w[i].ok;
-		fail += w[i].fail;
-	}
+	int total, fail;
+	rh_load_stop(&load, &total, &fail);
 	printf("parent %d requests %d fail %d children_ok %d of %d\n",
 	       (int)getpid(), total, fail, ok, forks);
 	return fail == 0 && ok == forks ? 0 : 1;

@@ -114,40 +114,6 @@ static int exec_main(int argc, char **argv)
 
 /* ---- vfork and posix_spawn under load ----------------------------------- */
 
-static int stop;
-
-struct loader {
-	pthread_t t;
-	int id;
-	int ok, fail;
-};
-
-static void *load(void *arg)
-{
-	struct loader *w = arg;
-	char path[64];
-	int fd = -1;
-
-	for (int n = 0; !__atomic_load_n(&stop, __ATOMIC_ACQUIRE); n++) {
-		struct timespec pace = {0, 1000000};
-		nanosleep(&pace, NULL);	/* about 1000 spans/s per thread */
-		snprintf(path, sizeof(path), "/spawn/%d/%d", w->id, n);
-		if (fd < 0)
-			fd = rh_connect(port);
-		int st = fd < 0 ? -1 : rh_get(fd, path, 0);
-		if (st == 200) {
-			__atomic_add_fetch(&w->ok, 1, __ATOMIC_RELEASE);
-		} else {
-			__atomic_add_fetch(&w->fail, 1, __ATOMIC_RELEASE);
-			if (fd >= 0)
-				close(fd);
-			fd = -1;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
 
 static int reaped_ok(pid_t pid)
 {
@@ -173,7 +139,6 @@ static pid_t __attribute__((noinline)) vfork_true(char **args)
 
 static int spawn_main(int argc, char **argv)
 {
-	struct timespec ms = {0, 1000000};
 	char *args[] = {"true", NULL};
 	int ok = 0;
 
@@ -181,18 +146,12 @@ static int spawn_main(int argc, char **argv)
 		return 2;
 	int nthreads = atoi(argv[1]);
 	int count = atoi(argv[2]);
-	struct loader *w = calloc((size_t)nthreads, sizeof(*w));
+	struct rh_load load;
 
 	signal(SIGALRM, watchdog);
 	alarm(90);
-	for (int i = 0; i < nthreads; i++) {
-		w[i].id = i;
-		pthread_create(&w[i].t, NULL, load, &w[i]);
-	}
-	for (int i = 0; i < nthreads; i++)
-		while (!__atomic_load_n(&w[i].ok, __ATOMIC_ACQUIRE) &&
-		       !__atomic_load_n(&w[i].fail, __ATOMIC_ACQUIRE))
-			nanosleep(&ms, NULL);
+	if (rh_load_start(&load, port, "spawn", nthreads) < 0)
+		return 2;
 
 	for (int i = 0; i < count; i++) {
 		pid_t pid = vfork_true(args);
@@ -204,13 +163,8 @@ static int spawn_main(int argc, char **argv)
 		    reaped_ok(sp))
 			ok++;
 	}
-	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-	int total = 0, fail = 0;
-	for (int i = 0; i < nthreads; i++) {
-		pthread_join(w[i].t, NULL);
-		total += w[i].ok;
-		fail += w[i].fail;
-	}
+	int total, fail;
+	rh_load_stop(&load, &total, &fail);
 	printf("requests %d fail %d children_ok %d of %d\n", total, fail, ok,
 	       2 * count);
 	return fail == 0 && ok == 2 * count ? 0 : 1;

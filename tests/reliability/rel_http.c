@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rel_http.h"
@@ -147,4 +149,78 @@ int rh_threads(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+struct rh_loader {
+	pthread_t t;
+	struct rh_load *l;
+	int id;
+	int ok, fail;
+};
+
+static void *load_thread(void *arg)
+{
+	struct rh_loader *w = arg;
+	char path[96];
+	int fd = -1;
+
+	for (int n = 0; !__atomic_load_n(&w->l->stop, __ATOMIC_ACQUIRE); n++) {
+		struct timespec pace = {0, 1000000};
+		nanosleep(&pace, NULL);	/* about 1000 spans/s per thread */
+		snprintf(path, sizeof(path), "/%s/%d/%d", w->l->prefix, w->id,
+			 n);
+		if (fd < 0)
+			fd = rh_connect(w->l->port);
+		int st = fd < 0 ? -1 : rh_get(fd, path, 0);
+		if (st == 200) {
+			__atomic_add_fetch(&w->ok, 1, __ATOMIC_RELEASE);
+		} else {
+			__atomic_add_fetch(&w->fail, 1, __ATOMIC_RELEASE);
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+int rh_load_start(struct rh_load *l, int port, const char *prefix,
+		  int nthreads)
+{
+	struct timespec ms = {0, 1000000};
+
+	l->port = port;
+	l->prefix = prefix;
+	l->stop = 0;
+	l->nthreads = 0;
+	l->w = calloc((size_t)(nthreads > 0 ? nthreads : 1), sizeof(*l->w));
+	if (!l->w)
+		return -1;
+	for (int i = 0; i < nthreads; i++) {
+		l->w[i].l = l;
+		l->w[i].id = i;
+		if (pthread_create(&l->w[i].t, NULL, load_thread, &l->w[i]))
+			break;
+		l->nthreads++;
+	}
+	for (int i = 0; i < l->nthreads; i++)
+		while (!__atomic_load_n(&l->w[i].ok, __ATOMIC_ACQUIRE) &&
+		       !__atomic_load_n(&l->w[i].fail, __ATOMIC_ACQUIRE))
+			nanosleep(&ms, NULL);
+	return nthreads > 0 && l->nthreads == 0 ? -1 : 0;
+}
+
+void rh_load_stop(struct rh_load *l, int *ok, int *fail)
+{
+	*ok = *fail = 0;
+	__atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < l->nthreads; i++) {
+		pthread_join(l->w[i].t, NULL);
+		*ok += l->w[i].ok;
+		*fail += l->w[i].fail;
+	}
+	free(l->w);
+	l->w = NULL;
 }
