@@ -45,8 +45,17 @@ void db_query_from_text(struct db_query *q, enum sql_dialect d,
 	}
 }
 
-int db_begin(struct db_op *op, const struct db_query *q, const char *operation,
-	     const void *caller, unsigned flags)
+/*
+ * db_begin and db_end are each compiled twice from one body, whose stacks
+ * argument is a constant: with the stack code (stack.h) and without it.
+ * db_use_stacks() points the two pointers of db.h at one copy at
+ * start-up, so that with OTELSHIM_STACKTRACE=off the program's threads run
+ * no instruction of it, not even the test of the mode: a call through a
+ * pointer is one instruction, like the direct call it replaces.
+ */
+static inline __attribute__((always_inline)) int
+begin_body(struct db_op *op, const struct db_query *q, const char *operation,
+	   const void *caller, unsigned flags, const int stacks)
 {
 	struct span_ctx parent;
 
@@ -64,10 +73,12 @@ int db_begin(struct db_op *op, const struct db_query *q, const char *operation,
 		else
 			db_query_from_text(&op->q, SQL_POSTGRESQL, NULL, 0);
 	}
-	op->caller = caller;
 	op->split = (flags & DB_SPLIT) != 0;
-	if (op->split && op->span.sampled)
-		stack_begin(&op->stack);
+	if (stacks) {
+		op->caller = caller;
+		if (op->split && op->span.sampled)
+			stack_begin(&op->stack);
+	}
 	op->active = 1;
 	return 1;
 }
@@ -102,8 +113,9 @@ static void add_str(struct span_record *r, const char *key, const char *v)
 		span_record_add_str(r, key, v, strlen(v));
 }
 
-void db_end(struct db_op *op, const struct db_target *t,
-	    const struct db_outcome *o)
+static inline __attribute__((always_inline)) void
+end_body(struct db_op *op, const struct db_target *t,
+	 const struct db_outcome *o, const int stacks)
 {
 	struct span_record r;
 	const struct config *cfg = config_get();
@@ -118,8 +130,9 @@ void db_end(struct db_op *op, const struct db_target *t,
 	uint64_t end = clock_real_ns();
 	span_record_init(&r);
 	span_fill_record(&op->span, &r, SPAN_KIND_CLIENT, end);
-	stack_end(&r, op->split ? &op->stack : NULL, op->caller, o->failed,
-		  end - r.start_ns);
+	if (stacks)
+		stack_end(&r, op->split ? &op->stack : NULL, op->caller,
+			  o->failed, end - r.start_ns);
 	if (op->link.valid) {
 		memcpy(r.link_trace_id, op->link.trace_id, 16);
 		memcpy(r.link_span_id, op->link.span_id, 8);
@@ -209,6 +222,41 @@ void db_end(struct db_op *op, const struct db_target *t,
 			span_record_add_int(&r, "net.peer.port", t->server_port);
 	}
 	span_finish(&op->span, &r);
+}
+
+static int begin_plain(struct db_op *op, const struct db_query *q,
+		       const char *operation, const void *caller,
+		       unsigned flags)
+{
+	return begin_body(op, q, operation, caller, flags, 0);
+}
+
+static int begin_stacks(struct db_op *op, const struct db_query *q,
+			const char *operation, const void *caller,
+			unsigned flags)
+{
+	return begin_body(op, q, operation, caller, flags, 1);
+}
+
+static void end_plain(struct db_op *op, const struct db_target *t,
+		      const struct db_outcome *o)
+{
+	end_body(op, t, o, 0);
+}
+
+static void end_stacks(struct db_op *op, const struct db_target *t,
+		       const struct db_outcome *o)
+{
+	end_body(op, t, o, 1);
+}
+
+db_begin_fn *db_begin = begin_plain;
+db_end_fn *db_end = end_plain;
+
+void db_use_stacks(int on)
+{
+	db_begin = on ? begin_stacks : begin_plain;
+	db_end = on ? end_stacks : end_plain;
 }
 
 /* ---- tables --------------------------------------------------------------- */

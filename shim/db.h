@@ -86,12 +86,22 @@ void db_query_as_prepare(struct db_query *q);
  * wire), whose stack, when the mode wants one at the start, is taken now.
  */
 #define DB_SPLIT 1
-int db_begin(struct db_op *op, const struct db_query *q,
-	     const char *operation, const void *caller, unsigned flags);
+typedef int db_begin_fn(struct db_op *op, const struct db_query *q,
+			const char *operation, const void *caller,
+			unsigned flags);
+extern db_begin_fn *db_begin __attribute__((visibility("hidden")));
 
 /* Finish the span of op (if active): build the record and submit it. */
-void db_end(struct db_op *op, const struct db_target *t,
-	    const struct db_outcome *o);
+typedef void db_end_fn(struct db_op *op, const struct db_target *t,
+		       const struct db_outcome *o);
+extern db_end_fn *db_end __attribute__((visibility("hidden")));
+
+/*
+ * db_begin and db_end are pointers to one of two copies of each: with the
+ * stack code or without (on = 0, the default). Called once at start-up,
+ * after stack_init(), before any span.
+ */
+void db_use_stacks(int on);
 
 /* Nanoseconds since op started (for the connect threshold). */
 uint64_t db_elapsed_ns(const struct db_op *op);

@@ -192,8 +192,18 @@ static const char *error_message(const char *error)
 	return "the connection failed";
 }
 
-static void finish_client(struct conn *c, struct http_exchange *ex,
-			  uint64_t end_ns, const char *error)
+/*
+ * finish_client and start_client hold the stack code (stack.h). Each is
+ * compiled twice from one body, whose stacks argument is a constant: with
+ * that code and without it; http_conn_use_stacks() points the two
+ * pointers below at one copy at start-up, so that with
+ * OTELSHIM_STACKTRACE=off the program's threads run no instruction of it,
+ * not even the test of the mode (a call through a pointer is one
+ * instruction, like the direct call it replaces).
+ */
+static inline __attribute__((always_inline)) void
+finish_client_body(struct conn *c, struct http_exchange *ex, uint64_t end_ns,
+		   const char *error, const int stacks)
 {
 	struct span_record *rec;
 	char url[HTTP_TARGET_MAX + HTTP_HOST_MAX + 16];
@@ -206,8 +216,10 @@ static void finish_client(struct conn *c, struct http_exchange *ex,
 	span_fill_record(&ex->span, rec, SPAN_KIND_CLIENT, end_ns);
 	/* A failed exchange (4xx and 5xx too) keeps its stack per the
 	   mode; one that failed without a response is an exception. */
-	stack_end(rec, &ex->stack, ex->caller, error || ex->status >= 400,
-		  rec->end_ns - rec->start_ns);
+	if (stacks)
+		stack_end(rec, &ex->stack, ex->caller,
+			  error || ex->status >= 400,
+			  rec->end_ns - rec->start_ns);
 	if (error) {
 		const char *m = error_message(error);
 		span_record_set_exception(rec, end_ns, error, strlen(error), m,
@@ -240,6 +252,21 @@ static void finish_client(struct conn *c, struct http_exchange *ex,
 	}
 	exporter_commit(rec);
 }
+
+static void finish_client_plain(struct conn *c, struct http_exchange *ex,
+				uint64_t end_ns, const char *error)
+{
+	finish_client_body(c, ex, end_ns, error, 0);
+}
+
+static void finish_client_stacks(struct conn *c, struct http_exchange *ex,
+				 uint64_t end_ns, const char *error)
+{
+	finish_client_body(c, ex, end_ns, error, 1);
+}
+
+static void (*finish_client)(struct conn *, struct http_exchange *, uint64_t,
+			     const char *) = finish_client_plain;
 
 static void finish_server(struct conn *c, struct http_exchange *ex,
 			  uint64_t end_ns, const char *error)
@@ -650,8 +677,10 @@ static void publish_context(struct http_exchange *ex)
  * program's own traceparent (or NULL): it is the parent when nothing else
  * is (the program propagates by hand).
  */
-static void start_client(struct conn *c, struct http_exchange *ex,
-			 const struct http1_head *hd, uint64_t start_ns)
+static inline __attribute__((always_inline)) void
+start_client_body(struct conn *c, struct http_exchange *ex,
+		  const struct http1_head *hd, uint64_t start_ns,
+		  const int stacks)
 {
 	struct http_conn *h = &c->http;
 	struct span_ctx parent, *bound = NULL;
@@ -691,9 +720,11 @@ static void start_client(struct conn *c, struct http_exchange *ex,
 	span_start(&ex->span, &parent, start_ns);
 	/* Where in the program: its send call, and the stack if the mode
 	   takes it at the start (the span ends in a later call). */
-	ex->caller = shim_tls.caller;
-	if (ex->span.sampled)
-		stack_begin(&ex->stack);
+	if (stacks) {
+		ex->caller = shim_tls.caller;
+		if (ex->span.sampled)
+			stack_begin(&ex->stack);
+	}
 	/* Our span carries the parent's tracestate and baggage onwards. */
 	if (parent.valid && parent.tracestate_len &&
 	    parent.tracestate_len <= sizeof(ex->tracestate)) {
@@ -706,6 +737,28 @@ static void start_client(struct conn *c, struct http_exchange *ex,
 		memcpy(ex->baggage, parent.baggage, parent.baggage_len);
 		ex->baggage_len = parent.baggage_len;
 	}
+}
+
+static void start_client_plain(struct conn *c, struct http_exchange *ex,
+			       const struct http1_head *hd, uint64_t start_ns)
+{
+	start_client_body(c, ex, hd, start_ns, 0);
+}
+
+static void start_client_stacks(struct conn *c, struct http_exchange *ex,
+				const struct http1_head *hd, uint64_t start_ns)
+{
+	start_client_body(c, ex, hd, start_ns, 1);
+}
+
+static void (*start_client)(struct conn *, struct http_exchange *,
+			    const struct http1_head *,
+			    uint64_t) = start_client_plain;
+
+void http_conn_use_stacks(int on)
+{
+	start_client = on ? start_client_stacks : start_client_plain;
+	finish_client = on ? finish_client_stacks : finish_client_plain;
 }
 
 /* Append s[0..n) to out at *k if it fits; returns 0 or -1. */

@@ -124,6 +124,13 @@ static inline void http_conn_before_wait(void)
 		http_conn_release_held();
 }
 
+/*
+ * Client spans with the stack code (on) or without it (0, the default):
+ * see finish_client. Called once at start-up, after stack_init(), before
+ * any span.
+ */
+void http_conn_use_stacks(int on);
+
 /* Prepare the state of a new connection (cheap: touches no buffer). */
 void http_conn_init(struct http_conn *h);
 

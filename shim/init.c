@@ -25,9 +25,11 @@
 #include "config.h"
 #include "conn.h"
 #include "context.h"
+#include "db.h"
 #include "envcarrier.h"
 #include "exporter.h"
 #include "guard.h"
+#include "http_conn.h"
 #include "init.h"
 #include "real.h"
 #include "span.h"
@@ -81,8 +83,12 @@ __attribute__((constructor)) static void init(void)
 	exporter_set_thread_hook(exporter_thread_start);
 	exporter_set_fd_hook(conn_mark_ours);
 	stack_init(cfg);
-	if (cfg->stack_mode != STACK_OFF)
+	if (cfg->stack_mode != STACK_OFF) {
+		/* Off, the span code runs its copies without stacks. */
+		db_use_stacks(1);
+		http_conn_use_stacks(1);
 		exporter_set_symbolizer(&stack_symbolizer);
+	}
 	if (cfg->env_traceparent[0]) {
 		struct span_ctx env;
 		envcarrier_parse(cfg->env_traceparent, cfg->env_tracestate,

@@ -11,7 +11,12 @@
  * shim's own frames at the top dropped. Turning addresses into names and
  * text happens on the exporter thread only (stack_symbolizer).
  *
- * When a stack is taken (the mode is fixed at start-up):
+ * The mode is fixed at start-up. With off, the program's threads run none
+ * of this: the span code that calls stack_begin() and stack_end() (db.c,
+ * http_conn.c) is compiled twice, with those calls and without, and the
+ * copy without is the one chosen (db_use_stacks, http_conn_use_stacks).
+ *
+ * When a stack is taken:
  * - a span that starts and ends in one call (PQexec, mysql_query): at its
  *   end, and only when the mode keeps it (failed; or slow; or all), so a
  *   fast successful query costs nothing;
@@ -92,13 +97,12 @@ void stack_keep(struct span_record *r, const struct stack *start);
  * call that made it) and, when the mode keeps a stack for a span that
  * failed or not and took duration_ns, the stack from its start (start,
  * NULL for a span that starts and ends in this call) or one taken now.
+ * Only with a mode other than off (the copies with stacks call it).
  */
 static inline void stack_end(struct span_record *r, const struct stack *start,
 			     const void *caller, int failed,
 			     uint64_t duration_ns)
 {
-	if (stack_policy.mode == STACK_OFF)
-		return;
 	r->caller = (uint64_t)(uintptr_t)caller;
 	if (failed || duration_ns >= stack_policy.keep_ns)
 		stack_keep(r, start);

@@ -891,6 +891,14 @@ http {{
                 self.profiles["stacks: instructions per 32-frame capture"] = \
                     top_functions(funcs)
 
+        # The real path: the HTTP client and server of the HTTP benchmark,
+        # preloaded, under callgrind. With off their threads must run no
+        # instruction of the stack code (the span functions' copies with
+        # stacks, stack_*); errors, the default, shows what it costs there
+        # over off, per request (the caller's address and the test of the
+        # outcome).
+        self.stack_real_path()
+
         # The exporter thread: symbolisation per span (addresses already
         # seen: the cache's case).
         k = self.size(2000, 300)
@@ -906,6 +914,48 @@ http {{
                  f"code.stacktrace ({sym[0]['text_bytes']:,} bytes), CPU per "
                  "span", "", fmt_val(stack, " µs", 1e-3), "", "", "info",
                  {"per_span_ns": stack})
+
+    def stack_real_path(self):
+        n1, n2 = self.size(1000, 200), self.size(3000, 600)
+        d = self.cgdir("stack-http")
+        runs = {}
+        for mode in ("off", "errors"):
+            for k in (n1, n2):
+                prefix = os.path.join(d, f"{mode}-{k}")
+                wrapper = self.valgrind(prefix + ".%p") + \
+                    ["--separate-threads=yes"]
+                pair = self.http_pair(True, k, wrapper=wrapper, extra_env={
+                    "OTELSHIM_STACKTRACE": mode})
+                files = [f for pid in pair["pids"].values()
+                         for t, f in callgrind_files(f"{prefix}.{pid}").items()
+                         if t == 1]
+                runs[mode, k] = callgrind_sum(files)
+
+        def stack_code(mode):
+            """Instructions per request in the stack code: the span
+            functions' copies with stacks, and stack_* (whose checks of
+            libunwind's pipe in the close and dup2 hooks run per close,
+            not per request: they cancel out between the two sizes)."""
+            def of(cost):
+                return sum(v for (ob, fn), v in cost.items()
+                           if "otelshim" in ob and
+                           (fn.endswith("_stacks") or
+                            fn.startswith("stack_")))
+            return (of(runs[mode, n2][1]) - of(runs[mode, n1][1])) / \
+                (n2 - n1)
+        in_off, in_errors = stack_code("off"), stack_code("errors")
+        self.row("stacks", "OTELSHIM_STACKTRACE=off, a real HTTP client and "
+                 "server (callgrind): instructions of the stack code per "
+                 "request on the program's threads", "",
+                 f"{fmt_num(in_off)} (errors: {fmt_num(in_errors)} in the "
+                 "copies with stacks)", "",
+                 "0", "met" if in_off == 0 and in_errors > 0 else "FAILS",
+                 {"off": in_off, "errors": in_errors})
+        added, _ = marginal(runs["off", n1], runs["off", n2],
+                            runs["errors", n1], runs["errors", n2], n2 - n1)
+        self.row("stacks", "the same: errors (the default) over off, "
+                 "instructions per request, fast and fine (callgrind)", "",
+                 plus(fmt_num(-added)), "", "", "info", {"added": -added})
 
     # -- start-up --
 

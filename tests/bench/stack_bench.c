@@ -55,7 +55,10 @@ static struct stack start;
 static volatile uint64_t sink;
 
 /*
- * One span's stack work, as db.c and http_conn.c do it. Each variant does
+ * One span's stack work, as db.c and http_conn.c do it: one body compiled
+ * twice, with the stack code and without it, and the copy the mode picks
+ * called through a pointer (off: the copy without). none is the body with
+ * no stack code at all, what a shim without stacks would run. Each does
  * the same bookkeeping, so that the differences are the stack code alone.
  */
 static __attribute__((noinline)) void span_none(const void *caller,
@@ -66,22 +69,41 @@ static __attribute__((noinline)) void span_none(const void *caller,
 	sink = (uintptr_t)caller + (unsigned)failed;
 }
 
-static __attribute__((noinline)) void span_end(const void *caller, int failed)
+static inline __attribute__((always_inline)) void
+span_body(const void *caller, int failed, int split, const int stacks)
 {
 	rec.n_frames = 0;
 	rec.caller = 0;
 	sink = (uintptr_t)caller + (unsigned)failed;
-	stack_end(&rec, NULL, caller, failed, 1000);
+	if (stacks) {
+		if (split)
+			stack_begin(&start);
+		stack_end(&rec, split ? &start : NULL, caller, failed, 1000);
+	}
 }
 
-static __attribute__((noinline)) void span_split(const void *caller,
-						 int failed)
+static __attribute__((noinline)) void span_end_plain(const void *caller,
+						     int failed)
 {
-	rec.n_frames = 0;
-	rec.caller = 0;
-	sink = (uintptr_t)caller + (unsigned)failed;
-	stack_begin(&start);
-	stack_end(&rec, &start, caller, failed, 1000);
+	span_body(caller, failed, 0, 0);
+}
+
+static __attribute__((noinline)) void span_end_stacks(const void *caller,
+						      int failed)
+{
+	span_body(caller, failed, 0, 1);
+}
+
+static __attribute__((noinline)) void span_split_plain(const void *caller,
+						       int failed)
+{
+	span_body(caller, failed, 1, 0);
+}
+
+static __attribute__((noinline)) void span_split_stacks(const void *caller,
+							int failed)
+{
+	span_body(caller, failed, 1, 1);
 }
 
 static __attribute__((noinline)) void span_short(const void *caller,
@@ -149,13 +171,16 @@ static int capture(int argc, char **argv)
 	if (argc < 5)
 		return 2;
 	b.mode = argv[2];
-	b.span = !strcmp(b.mode, "none")    ? span_none
-		 : !strcmp(b.mode, "short") ? span_short
-		 : !strcmp(argv[3], "split") ? span_split
-					     : span_end;
+	int split = !strcmp(argv[3], "split");
 	b.spans = atol(argv[4]);
 	b.failed = getenv("FAIL") && !strcmp(getenv("FAIL"), "1");
 	set_mode(b.mode);
+	/* The choice db_use_stacks() and http_conn_use_stacks() make. */
+	int stacks = stack_policy.mode != STACK_OFF;
+	b.span = !strcmp(b.mode, "none")    ? span_none
+		 : !strcmp(b.mode, "short") ? span_short
+		 : split ? (stacks ? span_split_stacks : span_split_plain)
+			 : (stacks ? span_end_stacks : span_end_plain);
 	deep(DEPTH);
 	printf("{\"mode\": \"%s\", \"kind\": \"%s\", \"spans\": %ld, "
 	       "\"failed\": %d, \"frames\": %u, \"first_ns\": %llu, "
