@@ -73,6 +73,11 @@ static const struct {
 
 #define SENSITIVE_MAX 20	/* longest key above */
 
+/* The first bytes of the keys above, and '%', which may encode one. */
+static const unsigned char first_of_sensitive[256] = {
+	['A'] = 1, ['S'] = 1, ['s'] = 1, ['X'] = 1, ['%'] = 1,
+};
+
 /*
  * Whether a raw query key names a secret. The key is compared after
  * percent-decoding, because the server decodes it: "%73ig=..." is still a
@@ -85,6 +90,10 @@ static int is_sensitive(const char *k, size_t n)
 
 	/* decoding only shortens a key: none shorter than "sig" matches */
 	if (n < 3)
+		return 0;
+	/* The first byte decodes to itself unless it starts an escape: a
+	   key that starts with none of the keys' first letters is not one. */
+	if (!first_of_sensitive[(unsigned char)k[0]])
 		return 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -104,27 +113,64 @@ static int is_sensitive(const char *k, size_t n)
 	return 0;
 }
 
-/* A query (no '?', no fragment) with the values of secret keys replaced. */
-static void put_query(struct out *o, const char *q, size_t n)
+/* Bytes that end a piece of a query: a key ('='), a parameter ('&'), the
+   query itself ('#'). */
+#define Q_EQ 1
+#define Q_AMP 2
+#define Q_HASH 4
+static const unsigned char qstop[256] = {
+	['='] = Q_EQ, ['&'] = Q_AMP, ['#'] = Q_HASH,
+};
+
+/* The first byte in [p, end) of one of the classes, or end. */
+static inline const char *find_stop(const char *p, const char *end,
+				    unsigned cls)
 {
-	const char *p = q, *end = q + n;
+	while (end - p >= 4) {
+		if (qstop[(unsigned char)p[0]] & cls)
+			return p;
+		if (qstop[(unsigned char)p[1]] & cls)
+			return p + 1;
+		if (qstop[(unsigned char)p[2]] & cls)
+			return p + 2;
+		if (qstop[(unsigned char)p[3]] & cls)
+			return p + 3;
+		p += 4;
+	}
+	while (p < end && !(qstop[(unsigned char)*p] & cls))
+		p++;
+	return p;
+}
+
+/*
+ * A query that starts at q, up to the first '#' or end: its bytes with
+ * the values of secret keys replaced. Returns where it ended. The bytes
+ * between two redactions go out in one put(), which writes what putting
+ * them piece by piece would, as put() only ever cuts at the end.
+ */
+static const char *put_query(struct out *o, const char *q, const char *end)
+{
+	const char *run = q, *p = q, *x;
 
 	for (;;) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *pe = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(pe - p));
-
-		if (eq && is_sensitive(p, (size_t)(eq - p))) {
-			put(o, p, (size_t)(eq + 1 - p));
-			put(o, REDACTED_VALUE, sizeof(REDACTED_VALUE) - 1);
-		} else {
-			put(o, p, (size_t)(pe - p));
+		/* a key ends at the first '=' of its parameter */
+		x = find_stop(p, end, Q_EQ | Q_AMP | Q_HASH);
+		if (x < end && *x == '=') {
+			const char *pe = find_stop(x + 1, end, Q_AMP | Q_HASH);
+			if (is_sensitive(p, (size_t)(x - p))) {
+				put(o, run, (size_t)(x + 1 - run));
+				put(o, REDACTED_VALUE,
+				    sizeof(REDACTED_VALUE) - 1);
+				run = pe;
+			}
+			x = pe;
 		}
-		if (!amp)
-			return;
-		put(o, "&", 1);
-		p = amp + 1;
+		if (x == end || *x == '#')
+			break;
+		p = x + 1;
 	}
+	put(o, run, (size_t)(x - run));
+	return x;
 }
 
 /*
@@ -144,20 +190,45 @@ static void put_authority(struct out *o, const char *a, size_t n)
 	put(o, a, n);
 }
 
-/* Path, query (redacted) and fragment of an origin-form-like target. */
+/* '?' and '#', which end a path. */
+static const unsigned char path_stop[256] = {
+	['?'] = 1, ['#'] = 1,
+};
+
+/* The first '?' or '#' in [p, end), or end. */
+static inline const char *path_end(const char *p, const char *end)
+{
+	while (end - p >= 4) {
+		if (path_stop[(unsigned char)p[0]])
+			return p;
+		if (path_stop[(unsigned char)p[1]])
+			return p + 1;
+		if (path_stop[(unsigned char)p[2]])
+			return p + 2;
+		if (path_stop[(unsigned char)p[3]])
+			return p + 3;
+		p += 4;
+	}
+	while (p < end && !path_stop[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+/*
+ * Path, query (redacted) and fragment of an origin-form-like target. The
+ * query is the part after the first '?' that comes before any '#'.
+ */
 static void put_path_query(struct out *o, const char *t, size_t n)
 {
 	const char *end = t + n;
-	const char *hash = memchr(t, '#', n);
-	const char *qend = hash ? hash : end;
-	const char *q = memchr(t, '?', (size_t)(qend - t));
+	const char *q = path_end(t, end), *qend;
 
-	if (!q) {
+	if (q == end || *q == '#') {
 		put(o, t, n);
 		return;
 	}
 	put(o, t, (size_t)(q + 1 - t));
-	put_query(o, q + 1, (size_t)(qend - q - 1));
+	qend = put_query(o, q + 1, end);
 	put(o, qend, (size_t)(end - qend));
 }
 
@@ -180,28 +251,50 @@ static size_t scheme_len(const char *t, size_t n)
 	return 0;
 }
 
-/* The bytes that end an authority. */
+/* The bytes that end an authority, and '@', which ends a userinfo. */
+#define A_END 1
+#define A_AT 2
 static const unsigned char authority_stop[256] = {
-	['/'] = 1, ['?'] = 1, ['#'] = 1,
+	['/'] = A_END, ['?'] = A_END, ['#'] = A_END, ['@'] = A_AT,
 };
 
-/* End of the authority that starts at a: the first '/', '?' or '#'. */
-static const char *authority_end(const char *a, const char *end)
+/* The first byte in [a, end) of one of the classes, or end. */
+static inline const char *authority_scan(const char *a, const char *end,
+					 unsigned cls)
 {
 	while (end - a >= 4) {
-		if (authority_stop[(unsigned char)a[0]])
+		if (authority_stop[(unsigned char)a[0]] & cls)
 			return a;
-		if (authority_stop[(unsigned char)a[1]])
+		if (authority_stop[(unsigned char)a[1]] & cls)
 			return a + 1;
-		if (authority_stop[(unsigned char)a[2]])
+		if (authority_stop[(unsigned char)a[2]] & cls)
 			return a + 2;
-		if (authority_stop[(unsigned char)a[3]])
+		if (authority_stop[(unsigned char)a[3]] & cls)
 			return a + 3;
 		a += 4;
 	}
-	while (a < end && !authority_stop[(unsigned char)*a])
+	while (a < end && !(authority_stop[(unsigned char)*a] & cls))
 		a++;
 	return a;
+}
+
+/*
+ * The authority that starts at a and ends at the first '/', '?' or '#'
+ * (or end), with any userinfo replaced; returns its end. One scan when
+ * there is no '@' before that end, the usual case.
+ */
+static const char *put_authority_to(struct out *o, const char *a,
+				    const char *end)
+{
+	const char *x = authority_scan(a, end, A_END | A_AT);
+
+	if (x < end && *x == '@') {
+		const char *ae = authority_scan(x, end, A_END);
+		put_authority(o, a, (size_t)(ae - a));
+		return ae;
+	}
+	put(o, a, (size_t)(x - a));
+	return x;
 }
 
 size_t url_build_full(char *out, size_t cap, const char *scheme,
@@ -215,26 +308,31 @@ size_t url_build_full(char *out, size_t cap, const char *scheme,
 	if (s) {
 		/* absolute-form: the target is the URL. */
 		const char *end = target + target_len;
-		const char *ae = authority_end(target + s, end);
+		const char *ae;
 
 		put(&o, target, s);
-		put_authority(&o, target + s, (size_t)(ae - target - s));
+		ae = put_authority_to(&o, target + s, end);
 		put_path_query(&o, ae, (size_t)(end - ae));
 		return finish(&o);
 	}
 
 	if (!scheme)
 		scheme = "http";
-	put(&o, scheme, strlen(scheme));
-	put(&o, "://", 3);
+	/* (the usual scheme, compared byte by byte up to its NUL) */
+	if (scheme[0] == 'h' && scheme[1] == 't' && scheme[2] == 't' &&
+	    scheme[3] == 'p' && scheme[4] == '\0') {
+		put(&o, "http://", 7);
+	} else {
+		put(&o, scheme, strlen(scheme));
+		put(&o, "://", 3);
+	}
 	if (target_len && target[0] != '/' &&
 	    !(target_len == 1 && target[0] == '*')) {
 		/* authority-form (CONNECT): the target names the server. A
 		   malformed one with a path or query gets them redacted like
 		   any other. */
 		const char *end = target + target_len;
-		const char *ae = authority_end(target, end);
-		put_authority(&o, target, (size_t)(ae - target));
+		const char *ae = put_authority_to(&o, target, end);
 		if (ae < end)
 			put_path_query(&o, ae, (size_t)(end - ae));
 		return finish(&o);
@@ -242,9 +340,7 @@ size_t url_build_full(char *out, size_t cap, const char *scheme,
 	if (host_len)
 		/* a Host with a '/', '?' or '#' in it is cut there: the rest
 		   must not become an unredacted path or query */
-		put_authority(&o, host,
-			      (size_t)(authority_end(host, host + host_len) -
-				       host));
+		put_authority_to(&o, host, host + host_len);
 	else if (fallback_authority)
 		put_authority(&o, fallback_authority,
 			      strlen(fallback_authority));
@@ -262,27 +358,25 @@ void url_split_target(const char *target, size_t target_len,
 	struct out qo = { query, query ? query_cap : 0, 0 };
 	const char *t = target, *end = target + target_len;
 	size_t s = scheme_len(target, target_len);
-	const char *hash, *qend, *q, *pe;
+	const char *pe;
 	size_t pl, ql;
 
 	if (s) {
-		t = authority_end(t + s, end);
+		t = authority_scan(t + s, end, A_END);
 	} else if (target_len && t[0] != '/' &&
 		   !(target_len == 1 && t[0] == '*')) {
 		t = end;	/* authority-form: no path, no query */
 	}
-	hash = memchr(t, '#', (size_t)(end - t));
-	qend = hash ? hash : end;
-	q = memchr(t, '?', (size_t)(qend - t));
-	pe = q ? q : qend;
+	/* the path ends at the first '?' or '#'; a query, after a '?' */
+	pe = path_end(t, end);
 
 	/* An absolute URL with an empty path means "/" (RFC 9112 3.2.1). */
 	if (s && pe == t)
 		put(&po, "/", 1);
 	else
 		put(&po, t, (size_t)(pe - t));
-	if (q)
-		put_query(&qo, q + 1, (size_t)(qend - q - 1));
+	if (pe < end && *pe == '?')
+		put_query(&qo, pe + 1, end);
 	/* A skipped output has cap 0: finish() writes nothing, returns 0. */
 	pl = finish(&po);
 	ql = finish(&qo);
@@ -299,13 +393,58 @@ static const unsigned char regname[256] = {
 	['_'] = 1, ['a' ... 'z'] = 1, ['~'] = 1,
 };
 
+/*
+ * The usual authority, "host" or "host:port", at the cost of one look at
+ * each byte: a reg-name, then at most a ':' and up to five digits. There
+ * is then no '@' and no '[' (neither is one of those bytes), and the
+ * result is the one of the general path. Returns 0 when it has set the
+ * outputs, -1 (having touched none) when the general path must decide.
+ */
+static inline int usual_authority(const char *a, const char *end,
+				  const char **host, size_t *host_len,
+				  int *port)
+{
+	const char *he = a, *p;
+	int v = -1;
+
+	while (end - he >= 4 && regname[(unsigned char)he[0]] &&
+	       regname[(unsigned char)he[1]] &&
+	       regname[(unsigned char)he[2]] &&
+	       regname[(unsigned char)he[3]])
+		he += 4;
+	while (he < end && regname[(unsigned char)*he])
+		he++;
+	if (he < end) {
+		if (*he != ':' || end - he - 1 > 5)
+			return -1;
+		/* "host:" has an empty port, which means the default (-1) */
+		if (end - he > 1)
+			v = 0;
+		for (p = he + 1; p < end; p++) {
+			unsigned d = (unsigned char)*p - '0';
+			if (d > 9)
+				return -1;
+			v = v * 10 + (int)d;
+		}
+		if (v > 65535)
+			return -1;
+	}
+	*port = v;
+	*host = a;
+	*host_len = (size_t)(he - a);
+	return 0;
+}
+
 int url_split_authority(const char *a, size_t len, const char **host,
 			size_t *host_len, int *port)
 {
 	const char *end = a + len, *h, *he, *p;
-	const char *at = len ? memrchr(a, '@', len) : NULL;
+	const char *at;
 	long v = 0;
 
+	if (usual_authority(a, end, host, host_len, port) == 0)
+		return 0;
+	at = len ? memrchr(a, '@', len) : NULL;
 	h = at ? at + 1 : a;
 	if (h < end && *h == '[') {
 		/* IP-literal: IPv6 (with an optional zone) or IPvFuture. */
