@@ -10,6 +10,9 @@
  */
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "copy.h"
 #include "url.h"
@@ -113,33 +116,90 @@ static int is_sensitive(const char *k, size_t n)
 	return 0;
 }
 
-/* Bytes that end a piece of a query: a key ('='), a parameter ('&'), the
-   query itself ('#'). */
-#define Q_EQ 1
-#define Q_AMP 2
-#define Q_HASH 4
-static const unsigned char qstop[256] = {
-	['='] = Q_EQ, ['&'] = Q_AMP, ['#'] = Q_HASH,
-};
-
-/* The first byte in [p, end) of one of the classes, or end. */
-static inline const char *find_stop(const char *p, const char *end,
-				    unsigned cls)
+/*
+ * The first byte in [p, end) that is a, b, c or d (repeat one to look for
+ * fewer), or end. URLs are short, and this runs for each of their pieces:
+ * with SSE2 it looks at sixteen bytes at a time, and a piece shorter than
+ * that is read as two overlapping words of 8 or 4 bytes, so that no byte
+ * outside [p, end) is ever read.
+ */
+#ifdef __SSE2__
+static inline uint64_t load64(const char *p)
 {
-	while (end - p >= 4) {
-		if (qstop[(unsigned char)p[0]] & cls)
-			return p;
-		if (qstop[(unsigned char)p[1]] & cls)
-			return p + 1;
-		if (qstop[(unsigned char)p[2]] & cls)
-			return p + 2;
-		if (qstop[(unsigned char)p[3]] & cls)
-			return p + 3;
-		p += 4;
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Bit i set when byte i of x is one of the four. */
+static inline unsigned hits(__m128i x, __m128i a, __m128i b, __m128i c,
+			    __m128i d)
+{
+	__m128i m = _mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(x, b)),
+		_mm_or_si128(_mm_cmpeq_epi8(x, c), _mm_cmpeq_epi8(x, d)));
+
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+static inline const char *find4(const char *p, const char *end, char a,
+				char b, char c, char d)
+{
+#ifdef __SSE2__
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+	const __m128i vc = _mm_set1_epi8(c), vd = _mm_set1_epi8(d);
+	size_t n = (size_t)(end - p);
+	unsigned m;
+
+	if (n >= 16) {
+		for (; end - p >= 16; p += 16) {
+			m = hits(_mm_loadu_si128((const __m128i *)(const void *)p),
+				 va, vb, vc, vd);
+			if (m)
+				return p + __builtin_ctz(m);
+		}
+		if (p == end)
+			return end;
+		/* the block that ends at end, seen from p */
+		m = hits(_mm_loadu_si128((const __m128i *)(const void *)(end -
+									16)),
+			 va, vb, vc, vd) >> (16 - (end - p));
+		return m ? p + __builtin_ctz(m) : end;
 	}
-	while (p < end && !(qstop[(unsigned char)*p] & cls))
-		p++;
-	return p;
+	if (n >= 8) {
+		/* bytes 0-7, then the last eight (n - 8 to n - 1) */
+		m = hits(_mm_set_epi64x((long long)load64(end - 8),
+					(long long)load64(p)),
+			 va, vb, vc, vd);
+		if (m & 0xffu)
+			return p + __builtin_ctz(m);
+		m >>= 8;
+		return m ? end - 8 + __builtin_ctz(m) : end;
+	}
+	if (n >= 4) {
+		m = hits(_mm_set_epi32(0, 0, (int)load32(end - 4),
+				       (int)load32(p)),
+			 va, vb, vc, vd) & 0xffu;
+		if (m & 0xfu)
+			return p + __builtin_ctz(m);
+		m >>= 4;
+		return m ? end - 4 + __builtin_ctz(m) : end;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == a || *p == b || *p == c || *p == d)
+			return p;
+	return end;
 }
 
 /*
@@ -154,9 +214,9 @@ static const char *put_query(struct out *o, const char *q, const char *end)
 
 	for (;;) {
 		/* a key ends at the first '=' of its parameter */
-		x = find_stop(p, end, Q_EQ | Q_AMP | Q_HASH);
+		x = find4(p, end, '=', '&', '#', '#');
 		if (x < end && *x == '=') {
-			const char *pe = find_stop(x + 1, end, Q_AMP | Q_HASH);
+			const char *pe = find4(x + 1, end, '&', '#', '&', '#');
 			if (is_sensitive(p, (size_t)(x - p))) {
 				put(o, run, (size_t)(x + 1 - run));
 				put(o, REDACTED_VALUE,
@@ -190,30 +250,6 @@ static void put_authority(struct out *o, const char *a, size_t n)
 	put(o, a, n);
 }
 
-/* '?' and '#', which end a path. */
-static const unsigned char path_stop[256] = {
-	['?'] = 1, ['#'] = 1,
-};
-
-/* The first '?' or '#' in [p, end), or end. */
-static inline const char *path_end(const char *p, const char *end)
-{
-	while (end - p >= 4) {
-		if (path_stop[(unsigned char)p[0]])
-			return p;
-		if (path_stop[(unsigned char)p[1]])
-			return p + 1;
-		if (path_stop[(unsigned char)p[2]])
-			return p + 2;
-		if (path_stop[(unsigned char)p[3]])
-			return p + 3;
-		p += 4;
-	}
-	while (p < end && !path_stop[(unsigned char)*p])
-		p++;
-	return p;
-}
-
 /*
  * Path, query (redacted) and fragment of an origin-form-like target. The
  * query is the part after the first '?' that comes before any '#'.
@@ -221,7 +257,7 @@ static inline const char *path_end(const char *p, const char *end)
 static void put_path_query(struct out *o, const char *t, size_t n)
 {
 	const char *end = t + n;
-	const char *q = path_end(t, end), *qend;
+	const char *q = find4(t, end, '?', '#', '?', '#'), *qend;
 
 	if (q == end || *q == '#') {
 		put(o, t, n);
@@ -251,33 +287,6 @@ static size_t scheme_len(const char *t, size_t n)
 	return 0;
 }
 
-/* The bytes that end an authority, and '@', which ends a userinfo. */
-#define A_END 1
-#define A_AT 2
-static const unsigned char authority_stop[256] = {
-	['/'] = A_END, ['?'] = A_END, ['#'] = A_END, ['@'] = A_AT,
-};
-
-/* The first byte in [a, end) of one of the classes, or end. */
-static inline const char *authority_scan(const char *a, const char *end,
-					 unsigned cls)
-{
-	while (end - a >= 4) {
-		if (authority_stop[(unsigned char)a[0]] & cls)
-			return a;
-		if (authority_stop[(unsigned char)a[1]] & cls)
-			return a + 1;
-		if (authority_stop[(unsigned char)a[2]] & cls)
-			return a + 2;
-		if (authority_stop[(unsigned char)a[3]] & cls)
-			return a + 3;
-		a += 4;
-	}
-	while (a < end && !(authority_stop[(unsigned char)*a] & cls))
-		a++;
-	return a;
-}
-
 /*
  * The authority that starts at a and ends at the first '/', '?' or '#'
  * (or end), with any userinfo replaced; returns its end. One scan when
@@ -286,10 +295,10 @@ static inline const char *authority_scan(const char *a, const char *end,
 static const char *put_authority_to(struct out *o, const char *a,
 				    const char *end)
 {
-	const char *x = authority_scan(a, end, A_END | A_AT);
+	const char *x = find4(a, end, '/', '?', '#', '@');
 
 	if (x < end && *x == '@') {
-		const char *ae = authority_scan(x, end, A_END);
+		const char *ae = find4(x, end, '/', '?', '#', '#');
 		put_authority(o, a, (size_t)(ae - a));
 		return ae;
 	}
@@ -362,13 +371,13 @@ void url_split_target(const char *target, size_t target_len,
 	size_t pl, ql;
 
 	if (s) {
-		t = authority_scan(t + s, end, A_END);
+		t = find4(t + s, end, '/', '?', '#', '#');
 	} else if (target_len && t[0] != '/' &&
 		   !(target_len == 1 && t[0] == '*')) {
 		t = end;	/* authority-form: no path, no query */
 	}
 	/* the path ends at the first '?' or '#'; a query, after a '?' */
-	pe = path_end(t, end);
+	pe = find4(t, end, '?', '#', '?', '#');
 
 	/* An absolute URL with an empty path means "/" (RFC 9112 3.2.1). */
 	if (s && pe == t)
@@ -435,15 +444,71 @@ static inline int usual_authority(const char *a, const char *end,
 	return 0;
 }
 
-int url_split_authority(const char *a, size_t len, const char **host,
-			size_t *host_len, int *port)
+#ifdef __SSE2__
+/*
+ * The same for 8 to 16 bytes of letters, digits, '-' and '.' (hosts as
+ * they usually are), then at most ':' and up to five digits, sixteen bytes
+ * at once. The string is loaded as two overlapping words, the second
+ * shifted so that the bytes sit in order with zeros after them (a zero
+ * is none of those bytes).
+ */
+static inline int usual_authority16(const char *a, size_t n,
+				    const char **host, size_t *host_len,
+				    int *port)
+{
+	uint64_t lo = load64(a), hi = 0;
+	unsigned all = (1u << n) - 1, stops, digits, k, d;
+	int v = -1;
+
+	if (n > 8)
+		hi = load64(a + n - 8) >> (8 * (16 - n));
+	__m128i x = _mm_set_epi64x((long long)hi, (long long)lo);
+	__m128i alpha = _mm_cmplt_epi8(
+		_mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
+			     _mm_set1_epi8((char)(0x80 - 'a'))),
+		_mm_set1_epi8((char)(0x80 + 26)));
+	__m128i digit = _mm_cmplt_epi8(
+		_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+		_mm_set1_epi8((char)(0x80 + 10)));
+	__m128i other = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')),
+				     _mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+
+	digits = (unsigned)_mm_movemask_epi8(digit);
+	stops = ~(unsigned)_mm_movemask_epi8(
+		_mm_or_si128(_mm_or_si128(alpha, digit), other));
+	/* the first byte that is not one of those, or n */
+	k = (unsigned)__builtin_ctz(stops & all ? stops & all : 1u << n);
+	if (k < n) {
+		/* ':' and one to five digits, or ':' alone (port -1) */
+		d = n - k - 1;
+		if (a[k] != ':' || d > 5 ||
+		    (digits >> (k + 1) & ((1u << d) - 1)) != (1u << d) - 1)
+			return -1;
+		if (d) {
+			v = 0;
+			for (unsigned i = k + 1; i < n; i++)
+				v = v * 10 + (a[i] - '0');
+			if (v > 65535)
+				return -1;
+		}
+	}
+	*port = v;
+	*host = a;
+	*host_len = k;
+	return 0;
+}
+#endif
+
+/* Any authority (the usual ones have been tried). Out of line, so that
+   the usual ones do not pay for its registers. */
+static __attribute__((noinline)) int
+split_authority(const char *a, size_t len, const char **host,
+		size_t *host_len, int *port)
 {
 	const char *end = a + len, *h, *he, *p;
 	const char *at;
 	long v = 0;
 
-	if (usual_authority(a, end, host, host_len, port) == 0)
-		return 0;
 	at = len ? memrchr(a, '@', len) : NULL;
 	h = at ? at + 1 : a;
 	if (h < end && *h == '[') {
@@ -491,4 +556,17 @@ int url_split_authority(const char *a, size_t len, const char **host,
 	*host = h;
 	*host_len = (size_t)(he - h);
 	return 0;
+}
+
+int url_split_authority(const char *a, size_t len, const char **host,
+			size_t *host_len, int *port)
+{
+#ifdef __SSE2__
+	if (len >= 8 && len <= 16 &&
+	    usual_authority16(a, len, host, host_len, port) == 0)
+		return 0;
+#endif
+	if (usual_authority(a, a + len, host, host_len, port) == 0)
+		return 0;
+	return split_authority(a, len, host, host_len, port);
 }
