@@ -869,8 +869,8 @@ trim:
 
 /*
  * Everything but the tracestate views, of which only the first
- * n_tracestate are ever read: zeroing and copying those 128 bytes was a
- * tenth of a short head's cost.
+ * n_tracestate are ever read: zeroing those 128 bytes was a tenth of a
+ * short head's cost.
  */
 static void head_init(struct http1_head *h)
 {
@@ -892,16 +892,6 @@ static void head_init(struct http1_head *h)
 	h->n_traceparent = 0;
 	h->n_tracestate = 0;
 	h->baggage = none;
-}
-
-static void head_copy(struct http1_head *out, const struct http1_head *h)
-{
-	int n = h->n_tracestate < HTTP1_MAX_TRACESTATE ? h->n_tracestate
-						       : HTTP1_MAX_TRACESTATE;
-
-	memcpy(out, h, offsetof(struct http1_head, tracestate));
-	for (int i = 0; i < n; i++)
-		out->tracestate[i] = h->tracestate[i];
 }
 
 /*
@@ -932,9 +922,8 @@ static void finish_framing(struct http1_head *h, const struct framing *f,
 		h->flags |= HTTP1_BAD_FRAMING;
 }
 
-int http1_parse_request(const char *buf, size_t len, struct http1_head *out)
+int http1_parse_request(const char *buf, size_t len, struct http1_head *h)
 {
-	struct http1_head h;
 	struct framing f = { 0 };
 	const char *p = buf, *end;
 	int ret = -2;
@@ -944,7 +933,7 @@ int http1_parse_request(const char *buf, size_t len, struct http1_head *out)
 	if (len > INT_MAX)
 		len = INT_MAX;	/* the result must fit; such a head stays -2 */
 	end = buf + len;
-	head_init(&h);
+	head_init(h);
 
 	/*
 	 * RFC 9112 2.2: a server SHOULD ignore at least one empty line before
@@ -955,20 +944,18 @@ int http1_parse_request(const char *buf, size_t len, struct http1_head *out)
 		if (!p)
 			return ret;
 	}
-	p = parse_request_line(p, end, buf, &h, &ret);
+	p = parse_request_line(p, end, buf, h, &ret);
 	if (!p)
 		return ret;
-	p = parse_headers(p, end, buf, &h, &f, &ret);
+	p = parse_headers(p, end, buf, h, &f, &ret);
 	if (!p)
 		return ret;
-	finish_framing(&h, &f, 1);
-	head_copy(out, &h);
+	finish_framing(h, &f, 1);
 	return (int)(p - buf);
 }
 
-int http1_parse_response(const char *buf, size_t len, struct http1_head *out)
+int http1_parse_response(const char *buf, size_t len, struct http1_head *h)
 {
-	struct http1_head h;
 	struct framing f = { 0 };
 	const char *p = buf, *end;
 	int ret = -2;
@@ -978,16 +965,15 @@ int http1_parse_response(const char *buf, size_t len, struct http1_head *out)
 	if (len > INT_MAX)
 		len = INT_MAX;
 	end = buf + len;
-	head_init(&h);
+	head_init(h);
 
-	p = parse_status_line(p, end, buf, &h, &ret);
+	p = parse_status_line(p, end, buf, h, &ret);
 	if (!p)
 		return ret;
-	p = parse_headers(p, end, buf, &h, &f, &ret);
+	p = parse_headers(p, end, buf, h, &f, &ret);
 	if (!p)
 		return ret;
-	finish_framing(&h, &f, 0);
-	head_copy(out, &h);
+	finish_framing(h, &f, 0);
 	return (int)(p - buf);
 }
 

@@ -69,7 +69,9 @@ struct http1_head {
 /*
  * Parse a request head ("GET /x HTTP/1.1\r\nHost: a\r\n\r\n") at the start
  * of buf. Returns the length of the head including the blank line, -2 if
- * more bytes are needed, -1 if invalid. *h is filled only on success.
+ * more bytes are needed, -1 if invalid. *h is filled on success; after a
+ * failure its contents are unspecified (it is parsed into in place, and
+ * every caller reads it only after a success).
  * Accepts bare LF line ends like common servers do; header values have
  * surrounding spaces and tabs trimmed. One empty line before the request
  * line is skipped (RFC 9112 2.2) and counted in the length.

@@ -786,7 +786,9 @@ static inline int put_line(char *out, size_t cap, size_t *k,
 	o[nl] = ':';
 	o[nl + 1] = ' ';
 	memcpy(o + nl + 2, v, vl);
-	memcpy(o + nl + 2 + vl, eol, el);
+	o[nl + 2 + vl] = eol[0];	/* "\r\n" or "\n" */
+	if (el == 2)
+		o[nl + 3 + vl] = eol[1];
 	*k += n;
 	return 0;
 }
@@ -1220,6 +1222,9 @@ static size_t rawable(struct conn *c, const struct iovec *iov, int iovcnt,
 
 	if (t >= total - off)
 		return total - off;
+	/* at a head (the usual case here): none, as body_rawable() says */
+	if (c->http.tx.state == HALF_HEAD && c->proto != CONN_PROTO_OTHER)
+		return t;
 	return t + body_rawable(c, iov, iovcnt, off + t, total);
 }
 

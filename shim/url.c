@@ -10,6 +10,9 @@
  */
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "copy.h"
 #include "url.h"
@@ -73,6 +76,11 @@ static const struct {
 
 #define SENSITIVE_MAX 20	/* longest key above */
 
+/* The first bytes of the keys above, and '%', which may encode one. */
+static const unsigned char first_of_sensitive[256] = {
+	['A'] = 1, ['S'] = 1, ['s'] = 1, ['X'] = 1, ['%'] = 1,
+};
+
 /*
  * Whether a raw query key names a secret. The key is compared after
  * percent-decoding, because the server decodes it: "%73ig=..." is still a
@@ -85,6 +93,10 @@ static int is_sensitive(const char *k, size_t n)
 
 	/* decoding only shortens a key: none shorter than "sig" matches */
 	if (n < 3)
+		return 0;
+	/* The first byte decodes to itself unless it starts an escape: a
+	   key that starts with none of the keys' first letters is not one. */
+	if (!first_of_sensitive[(unsigned char)k[0]])
 		return 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -104,27 +116,121 @@ static int is_sensitive(const char *k, size_t n)
 	return 0;
 }
 
-/* A query (no '?', no fragment) with the values of secret keys replaced. */
-static void put_query(struct out *o, const char *q, size_t n)
+/*
+ * The first byte in [p, end) that is a, b, c or d (repeat one to look for
+ * fewer), or end. URLs are short, and this runs for each of their pieces:
+ * with SSE2 it looks at sixteen bytes at a time, and a piece shorter than
+ * that is read as two overlapping words of 8 or 4 bytes, so that no byte
+ * outside [p, end) is ever read.
+ */
+#ifdef __SSE2__
+static inline uint64_t load64(const char *p)
 {
-	const char *p = q, *end = q + n;
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Bit i set when byte i of x is one of the four. */
+static inline unsigned hits(__m128i x, __m128i a, __m128i b, __m128i c,
+			    __m128i d)
+{
+	__m128i m = _mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(x, b)),
+		_mm_or_si128(_mm_cmpeq_epi8(x, c), _mm_cmpeq_epi8(x, d)));
+
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+static inline const char *find4(const char *p, const char *end, char a,
+				char b, char c, char d)
+{
+#ifdef __SSE2__
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+	const __m128i vc = _mm_set1_epi8(c), vd = _mm_set1_epi8(d);
+	size_t n = (size_t)(end - p);
+	unsigned m;
+
+	if (n >= 16) {
+		for (; end - p >= 16; p += 16) {
+			m = hits(_mm_loadu_si128((const __m128i *)(const void *)p),
+				 va, vb, vc, vd);
+			if (m)
+				return p + __builtin_ctz(m);
+		}
+		if (p == end)
+			return end;
+		/* the block that ends at end, seen from p */
+		m = hits(_mm_loadu_si128((const __m128i *)(const void *)(end -
+									16)),
+			 va, vb, vc, vd) >> (16 - (end - p));
+		return m ? p + __builtin_ctz(m) : end;
+	}
+	if (n >= 8) {
+		/* bytes 0-7, then the last eight (n - 8 to n - 1) */
+		m = hits(_mm_set_epi64x((long long)load64(end - 8),
+					(long long)load64(p)),
+			 va, vb, vc, vd);
+		if (m & 0xffu)
+			return p + __builtin_ctz(m);
+		m >>= 8;
+		return m ? end - 8 + __builtin_ctz(m) : end;
+	}
+	if (n >= 4) {
+		m = hits(_mm_set_epi32(0, 0, (int)load32(end - 4),
+				       (int)load32(p)),
+			 va, vb, vc, vd) & 0xffu;
+		if (m & 0xfu)
+			return p + __builtin_ctz(m);
+		m >>= 4;
+		return m ? end - 4 + __builtin_ctz(m) : end;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == a || *p == b || *p == c || *p == d)
+			return p;
+	return end;
+}
+
+/*
+ * A query that starts at q, up to the first '#' or end: its bytes with
+ * the values of secret keys replaced. Returns where it ended. The bytes
+ * between two redactions go out in one put(), which writes what putting
+ * them piece by piece would, as put() only ever cuts at the end.
+ */
+static const char *put_query(struct out *o, const char *q, const char *end)
+{
+	const char *run = q, *p = q, *x;
 
 	for (;;) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *pe = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(pe - p));
-
-		if (eq && is_sensitive(p, (size_t)(eq - p))) {
-			put(o, p, (size_t)(eq + 1 - p));
-			put(o, REDACTED_VALUE, sizeof(REDACTED_VALUE) - 1);
-		} else {
-			put(o, p, (size_t)(pe - p));
+		/* a key ends at the first '=' of its parameter */
+		x = find4(p, end, '=', '&', '#', '#');
+		if (x < end && *x == '=') {
+			const char *pe = find4(x + 1, end, '&', '#', '&', '#');
+			if (is_sensitive(p, (size_t)(x - p))) {
+				put(o, run, (size_t)(x + 1 - run));
+				put(o, REDACTED_VALUE,
+				    sizeof(REDACTED_VALUE) - 1);
+				run = pe;
+			}
+			x = pe;
 		}
-		if (!amp)
-			return;
-		put(o, "&", 1);
-		p = amp + 1;
+		if (x == end || *x == '#')
+			break;
+		p = x + 1;
 	}
+	put(o, run, (size_t)(x - run));
+	return x;
 }
 
 /*
@@ -144,20 +250,21 @@ static void put_authority(struct out *o, const char *a, size_t n)
 	put(o, a, n);
 }
 
-/* Path, query (redacted) and fragment of an origin-form-like target. */
+/*
+ * Path, query (redacted) and fragment of an origin-form-like target. The
+ * query is the part after the first '?' that comes before any '#'.
+ */
 static void put_path_query(struct out *o, const char *t, size_t n)
 {
 	const char *end = t + n;
-	const char *hash = memchr(t, '#', n);
-	const char *qend = hash ? hash : end;
-	const char *q = memchr(t, '?', (size_t)(qend - t));
+	const char *q = find4(t, end, '?', '#', '?', '#'), *qend;
 
-	if (!q) {
+	if (q == end || *q == '#') {
 		put(o, t, n);
 		return;
 	}
 	put(o, t, (size_t)(q + 1 - t));
-	put_query(o, q + 1, (size_t)(qend - q - 1));
+	qend = put_query(o, q + 1, end);
 	put(o, qend, (size_t)(end - qend));
 }
 
@@ -180,28 +287,23 @@ static size_t scheme_len(const char *t, size_t n)
 	return 0;
 }
 
-/* The bytes that end an authority. */
-static const unsigned char authority_stop[256] = {
-	['/'] = 1, ['?'] = 1, ['#'] = 1,
-};
-
-/* End of the authority that starts at a: the first '/', '?' or '#'. */
-static const char *authority_end(const char *a, const char *end)
+/*
+ * The authority that starts at a and ends at the first '/', '?' or '#'
+ * (or end), with any userinfo replaced; returns its end. One scan when
+ * there is no '@' before that end, the usual case.
+ */
+static const char *put_authority_to(struct out *o, const char *a,
+				    const char *end)
 {
-	while (end - a >= 4) {
-		if (authority_stop[(unsigned char)a[0]])
-			return a;
-		if (authority_stop[(unsigned char)a[1]])
-			return a + 1;
-		if (authority_stop[(unsigned char)a[2]])
-			return a + 2;
-		if (authority_stop[(unsigned char)a[3]])
-			return a + 3;
-		a += 4;
+	const char *x = find4(a, end, '/', '?', '#', '@');
+
+	if (x < end && *x == '@') {
+		const char *ae = find4(x, end, '/', '?', '#', '#');
+		put_authority(o, a, (size_t)(ae - a));
+		return ae;
 	}
-	while (a < end && !authority_stop[(unsigned char)*a])
-		a++;
-	return a;
+	put(o, a, (size_t)(x - a));
+	return x;
 }
 
 size_t url_build_full(char *out, size_t cap, const char *scheme,
@@ -215,26 +317,31 @@ size_t url_build_full(char *out, size_t cap, const char *scheme,
 	if (s) {
 		/* absolute-form: the target is the URL. */
 		const char *end = target + target_len;
-		const char *ae = authority_end(target + s, end);
+		const char *ae;
 
 		put(&o, target, s);
-		put_authority(&o, target + s, (size_t)(ae - target - s));
+		ae = put_authority_to(&o, target + s, end);
 		put_path_query(&o, ae, (size_t)(end - ae));
 		return finish(&o);
 	}
 
 	if (!scheme)
 		scheme = "http";
-	put(&o, scheme, strlen(scheme));
-	put(&o, "://", 3);
+	/* (the usual scheme, compared byte by byte up to its NUL) */
+	if (scheme[0] == 'h' && scheme[1] == 't' && scheme[2] == 't' &&
+	    scheme[3] == 'p' && scheme[4] == '\0') {
+		put(&o, "http://", 7);
+	} else {
+		put(&o, scheme, strlen(scheme));
+		put(&o, "://", 3);
+	}
 	if (target_len && target[0] != '/' &&
 	    !(target_len == 1 && target[0] == '*')) {
 		/* authority-form (CONNECT): the target names the server. A
 		   malformed one with a path or query gets them redacted like
 		   any other. */
 		const char *end = target + target_len;
-		const char *ae = authority_end(target, end);
-		put_authority(&o, target, (size_t)(ae - target));
+		const char *ae = put_authority_to(&o, target, end);
 		if (ae < end)
 			put_path_query(&o, ae, (size_t)(end - ae));
 		return finish(&o);
@@ -242,9 +349,7 @@ size_t url_build_full(char *out, size_t cap, const char *scheme,
 	if (host_len)
 		/* a Host with a '/', '?' or '#' in it is cut there: the rest
 		   must not become an unredacted path or query */
-		put_authority(&o, host,
-			      (size_t)(authority_end(host, host + host_len) -
-				       host));
+		put_authority_to(&o, host, host + host_len);
 	else if (fallback_authority)
 		put_authority(&o, fallback_authority,
 			      strlen(fallback_authority));
@@ -262,27 +367,25 @@ void url_split_target(const char *target, size_t target_len,
 	struct out qo = { query, query ? query_cap : 0, 0 };
 	const char *t = target, *end = target + target_len;
 	size_t s = scheme_len(target, target_len);
-	const char *hash, *qend, *q, *pe;
+	const char *pe;
 	size_t pl, ql;
 
 	if (s) {
-		t = authority_end(t + s, end);
+		t = find4(t + s, end, '/', '?', '#', '#');
 	} else if (target_len && t[0] != '/' &&
 		   !(target_len == 1 && t[0] == '*')) {
 		t = end;	/* authority-form: no path, no query */
 	}
-	hash = memchr(t, '#', (size_t)(end - t));
-	qend = hash ? hash : end;
-	q = memchr(t, '?', (size_t)(qend - t));
-	pe = q ? q : qend;
+	/* the path ends at the first '?' or '#'; a query, after a '?' */
+	pe = find4(t, end, '?', '#', '?', '#');
 
 	/* An absolute URL with an empty path means "/" (RFC 9112 3.2.1). */
 	if (s && pe == t)
 		put(&po, "/", 1);
 	else
 		put(&po, t, (size_t)(pe - t));
-	if (q)
-		put_query(&qo, q + 1, (size_t)(qend - q - 1));
+	if (pe < end && *pe == '?')
+		put_query(&qo, pe + 1, end);
 	/* A skipped output has cap 0: finish() writes nothing, returns 0. */
 	pl = finish(&po);
 	ql = finish(&qo);
@@ -299,13 +402,114 @@ static const unsigned char regname[256] = {
 	['_'] = 1, ['a' ... 'z'] = 1, ['~'] = 1,
 };
 
-int url_split_authority(const char *a, size_t len, const char **host,
-			size_t *host_len, int *port)
+/*
+ * The usual authority, "host" or "host:port", at the cost of one look at
+ * each byte: a reg-name, then at most a ':' and up to five digits. There
+ * is then no '@' and no '[' (neither is one of those bytes), and the
+ * result is the one of the general path. Returns 0 when it has set the
+ * outputs, -1 (having touched none) when the general path must decide.
+ */
+static inline int usual_authority(const char *a, const char *end,
+				  const char **host, size_t *host_len,
+				  int *port)
+{
+	const char *he = a, *p;
+	int v = -1;
+
+	while (end - he >= 4 && regname[(unsigned char)he[0]] &&
+	       regname[(unsigned char)he[1]] &&
+	       regname[(unsigned char)he[2]] &&
+	       regname[(unsigned char)he[3]])
+		he += 4;
+	while (he < end && regname[(unsigned char)*he])
+		he++;
+	if (he < end) {
+		if (*he != ':' || end - he - 1 > 5)
+			return -1;
+		/* "host:" has an empty port, which means the default (-1) */
+		if (end - he > 1)
+			v = 0;
+		for (p = he + 1; p < end; p++) {
+			unsigned d = (unsigned char)*p - '0';
+			if (d > 9)
+				return -1;
+			v = v * 10 + (int)d;
+		}
+		if (v > 65535)
+			return -1;
+	}
+	*port = v;
+	*host = a;
+	*host_len = (size_t)(he - a);
+	return 0;
+}
+
+#ifdef __SSE2__
+/*
+ * The same for 8 to 16 bytes of letters, digits, '-' and '.' (hosts as
+ * they usually are), then at most ':' and up to five digits, sixteen bytes
+ * at once. The string is loaded as two overlapping words, the second
+ * shifted so that the bytes sit in order with zeros after them (a zero
+ * is none of those bytes).
+ */
+static inline int usual_authority16(const char *a, size_t n,
+				    const char **host, size_t *host_len,
+				    int *port)
+{
+	uint64_t lo = load64(a), hi = 0;
+	unsigned all = (1u << n) - 1, stops, digits, k, d;
+	int v = -1;
+
+	if (n > 8)
+		hi = load64(a + n - 8) >> (8 * (16 - n));
+	__m128i x = _mm_set_epi64x((long long)hi, (long long)lo);
+	__m128i alpha = _mm_cmplt_epi8(
+		_mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
+			     _mm_set1_epi8((char)(0x80 - 'a'))),
+		_mm_set1_epi8((char)(0x80 + 26)));
+	__m128i digit = _mm_cmplt_epi8(
+		_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+		_mm_set1_epi8((char)(0x80 + 10)));
+	__m128i other = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')),
+				     _mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+
+	digits = (unsigned)_mm_movemask_epi8(digit);
+	stops = ~(unsigned)_mm_movemask_epi8(
+		_mm_or_si128(_mm_or_si128(alpha, digit), other));
+	/* the first byte that is not one of those, or n */
+	k = (unsigned)__builtin_ctz(stops & all ? stops & all : 1u << n);
+	if (k < n) {
+		/* ':' and one to five digits, or ':' alone (port -1) */
+		d = n - k - 1;
+		if (a[k] != ':' || d > 5 ||
+		    (digits >> (k + 1) & ((1u << d) - 1)) != (1u << d) - 1)
+			return -1;
+		if (d) {
+			v = 0;
+			for (unsigned i = k + 1; i < n; i++)
+				v = v * 10 + (a[i] - '0');
+			if (v > 65535)
+				return -1;
+		}
+	}
+	*port = v;
+	*host = a;
+	*host_len = k;
+	return 0;
+}
+#endif
+
+/* Any authority (the usual ones have been tried). Out of line, so that
+   the usual ones do not pay for its registers. */
+static __attribute__((noinline)) int
+split_authority(const char *a, size_t len, const char **host,
+		size_t *host_len, int *port)
 {
 	const char *end = a + len, *h, *he, *p;
-	const char *at = len ? memrchr(a, '@', len) : NULL;
+	const char *at;
 	long v = 0;
 
+	at = len ? memrchr(a, '@', len) : NULL;
 	h = at ? at + 1 : a;
 	if (h < end && *h == '[') {
 		/* IP-literal: IPv6 (with an optional zone) or IPvFuture. */
@@ -352,4 +556,17 @@ int url_split_authority(const char *a, size_t len, const char **host,
 	*host = h;
 	*host_len = (size_t)(he - h);
 	return 0;
+}
+
+int url_split_authority(const char *a, size_t len, const char **host,
+			size_t *host_len, int *port)
+{
+#ifdef __SSE2__
+	if (len >= 8 && len <= 16 &&
+	    usual_authority16(a, len, host, host_len, port) == 0)
+		return 0;
+#endif
+	if (usual_authority(a, a + len, host, host_len, port) == 0)
+		return 0;
+	return split_authority(a, len, host, host_len, port);
 }

@@ -411,19 +411,46 @@ START_TEST(test_response_fields)
 }
 END_TEST
 
-/* A failed parse leaves the caller's struct untouched. */
-START_TEST(test_no_fill_on_failure)
+/*
+ * A failed parse leaves the struct unspecified (it is parsed into in
+ * place); a later success into the same struct fills it whole: nothing of
+ * the failed parse, or of what was there before, shows through.
+ */
+START_TEST(test_fill_after_failure)
 {
-	struct http1_head h, before;
+	struct http1_head h;
 
 	memset(&h, 0xa5, sizeof(h));
-	memcpy(&before, &h, sizeof(h));
-	ck_assert_int_eq(g_request(S("GET / HTTP/1.1\r\nHost: a\r\n"), &h),
+	ck_assert_int_eq(g_request(S("GET / HTTP/1.1\r\nHost: a\r\n"
+				     "traceparent: x\r\nbaggage: b\r\n"
+				     "User-Agent: u\r\nContent-Length: 5\r\n"),
+				   &h),
 			 -2);
 	ck_assert_int_eq(g_request(S("GET / HTTP/1.1\r\nHo st: a\r\n"), &h),
 			 -1);
+	ck_assert_int_eq(g_request(S("PUT /x HTTP/1.0\r\n\r\n"), &h), 19);
+	ck_assert(view_eq(h.method, "PUT"));
+	ck_assert(view_eq(h.target, "/x"));
+	ck_assert_int_eq(h.minor_version, 0);
+	ck_assert_int_eq(h.status, 0);
+	ck_assert_ptr_null(h.reason.p);
+	ck_assert_uint_eq(h.flags, 0);
+	ck_assert_int_eq(h.content_length, -1);
+	ck_assert_uint_eq(h.n_headers, 0);
+	ck_assert_ptr_null(h.host.p);
+	ck_assert_ptr_null(h.user_agent.p);
+	ck_assert_ptr_null(h.traceparent.p);
+	ck_assert_int_eq(h.n_traceparent, 0);
+	ck_assert_int_eq(h.n_tracestate, 0);
+	ck_assert_ptr_null(h.baggage.p);
+
 	ck_assert_int_eq(g_response(S("HTTP/1.1 200 OK\r\n"), &h), -2);
-	ck_assert_mem_eq(&h, &before, sizeof(h));
+	ck_assert_int_eq(g_response(S("HTTP/1.1 404 No\r\n\r\n"), &h), 19);
+	ck_assert_int_eq(h.status, 404);
+	ck_assert(view_eq(h.reason, "No"));
+	ck_assert_ptr_null(h.method.p);
+	ck_assert_ptr_null(h.target.p);
+	ck_assert_int_eq(h.content_length, -1);
 }
 END_TEST
 
@@ -1138,7 +1165,7 @@ Suite *unit_suite(void)
 			    N(response_split_cases));
 	tcase_add_test(tc, test_request_fields);
 	tcase_add_test(tc, test_response_fields);
-	tcase_add_test(tc, test_no_fill_on_failure);
+	tcase_add_test(tc, test_fill_after_failure);
 	tcase_add_loop_test(tc, test_head_table, 0, N(head_cases));
 	tcase_add_test(tc, test_method_length);
 	tcase_add_test(tc, test_traceparent_count);
