@@ -598,7 +598,12 @@ struct span_record *exporter_claim(void)
 	return r;
 }
 
-void exporter_commit(struct span_record *r)
+/*
+ * Kept out of line (link-time optimisation would inline it): the one place
+ * where a span is complete but not yet published, where a debugger stops
+ * to see it, and where test_lifecycle interrupts a span being filled.
+ */
+__attribute__((noinline)) void exporter_commit(struct span_record *r)
 {
 	/* Refused only when the consumer gave the claim up (it counted it) */
 	if (queue_commit(&queue, r, claimed_pos))

@@ -937,9 +937,10 @@ http {{
             libunwind's pipe in the close and dup2 hooks run per close,
             not per request: they cancel out between the two sizes)."""
             def of(cost):
+                # (names without the compiler's suffixes: ".lto_priv.0")
                 return sum(v for (ob, fn), v in cost.items()
                            if "otelshim" in ob and
-                           (fn.endswith("_stacks") or
+                           (fn.split(".")[0].endswith("_stacks") or
                             fn.startswith("stack_")))
             return (of(runs[mode, n2][1]) - of(runs[mode, n1][1])) / \
                 (n2 - n1)
