@@ -271,7 +271,9 @@ static void bind_all(void)
 	__atomic_store_n(&real_bound, 1, __ATOMIC_RELEASE);
 }
 
-void real_bind(void)
+/* (Cold and out of line: the hooks' fast path must not make room for
+   this call; with link-time optimisation it would be inlined.) */
+__attribute__((noinline, cold)) void real_bind(void)
 {
 	pthread_once(&real_once, bind_all);
 }
