@@ -12,6 +12,23 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Unaligned loads of 8 and 4 bytes (the parsers' word-at-a-time scans). */
+static inline uint64_t copy_load64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t copy_load32(const void *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
 static inline void copy_short(void *dst, const void *src, size_t n)
 {
 	uint8_t *d = dst;

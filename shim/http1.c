@@ -19,6 +19,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "copy.h"
 #include "http1.h"
 
 #define METHOD_MAX 32		/* longer method tokens are not HTTP for us */
@@ -272,21 +273,6 @@ stop:
  * letters, and the only other bytes that would fold onto '-', '0' or '1' are
  * CR, 0x10 and 0x11, which those classes exclude.
  */
-static inline uint64_t load64(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
 
 /* (Eight or four bytes at a time, the last word overlapping the one
    before it: the same bytes are compared, in fewer steps.) */
@@ -297,13 +283,13 @@ static inline int ieq(const char *p, const char *lit, size_t n)
 
 	if (n >= 8) {
 		for (size_t i = 0; i + 8 < n; i += 8)
-			if ((load64(p + i) | f64) != load64(lit + i))
+			if ((copy_load64(p + i) | f64) != copy_load64(lit + i))
 				return 0;
-		return (load64(p + n - 8) | f64) == load64(lit + n - 8);
+		return (copy_load64(p + n - 8) | f64) == copy_load64(lit + n - 8);
 	}
 	if (n >= 4)
-		return (load32(p) | f32) == load32(lit) &&
-		       (load32(p + n - 4) | f32) == load32(lit + n - 4);
+		return (copy_load32(p) | f32) == copy_load32(lit) &&
+		       (copy_load32(p + n - 4) | f32) == copy_load32(lit + n - 4);
 	for (size_t i = 0; i < n; i++)
 		if ((char)(p[i] | 0x20) != lit[i])
 			return 0;

@@ -124,21 +124,6 @@ static int is_sensitive(const char *k, size_t n)
  * outside [p, end) is ever read.
  */
 #ifdef __SSE2__
-static inline uint64_t load64(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
 
 /* Bit i set when byte i of x is one of the four. */
 static inline unsigned hits(__m128i x, __m128i a, __m128i b, __m128i c,
@@ -178,8 +163,8 @@ static inline const char *find4(const char *p, const char *end, char a,
 	}
 	if (n >= 8) {
 		/* bytes 0-7, then the last eight (n - 8 to n - 1) */
-		m = hits(_mm_set_epi64x((long long)load64(end - 8),
-					(long long)load64(p)),
+		m = hits(_mm_set_epi64x((long long)copy_load64(end - 8),
+					(long long)copy_load64(p)),
 			 va, vb, vc, vd);
 		if (m & 0xffu)
 			return p + __builtin_ctz(m);
@@ -187,8 +172,8 @@ static inline const char *find4(const char *p, const char *end, char a,
 		return m ? end - 8 + __builtin_ctz(m) : end;
 	}
 	if (n >= 4) {
-		m = hits(_mm_set_epi32(0, 0, (int)load32(end - 4),
-				       (int)load32(p)),
+		m = hits(_mm_set_epi32(0, 0, (int)copy_load32(end - 4),
+				       (int)copy_load32(p)),
 			 va, vb, vc, vd) & 0xffu;
 		if (m & 0xfu)
 			return p + __builtin_ctz(m);
@@ -402,6 +387,18 @@ static const unsigned char regname[256] = {
 	['_'] = 1, ['a' ... 'z'] = 1, ['~'] = 1,
 };
 
+/* The end of the reg-name bytes from p: four at a time, then one. */
+static inline const char *skip_regname(const char *p, const char *end)
+{
+	while (end - p >= 4 && regname[(unsigned char)p[0]] &&
+	       regname[(unsigned char)p[1]] && regname[(unsigned char)p[2]] &&
+	       regname[(unsigned char)p[3]])
+		p += 4;
+	while (p < end && regname[(unsigned char)*p])
+		p++;
+	return p;
+}
+
 /*
  * The usual authority, "host" or "host:port", at the cost of one look at
  * each byte: a reg-name, then at most a ':' and up to five digits. There
@@ -413,16 +410,9 @@ static inline int usual_authority(const char *a, const char *end,
 				  const char **host, size_t *host_len,
 				  int *port)
 {
-	const char *he = a, *p;
+	const char *he = skip_regname(a, end), *p;
 	int v = -1;
 
-	while (end - he >= 4 && regname[(unsigned char)he[0]] &&
-	       regname[(unsigned char)he[1]] &&
-	       regname[(unsigned char)he[2]] &&
-	       regname[(unsigned char)he[3]])
-		he += 4;
-	while (he < end && regname[(unsigned char)*he])
-		he++;
 	if (he < end) {
 		if (*he != ':' || end - he - 1 > 5)
 			return -1;
@@ -456,12 +446,12 @@ static inline int usual_authority16(const char *a, size_t n,
 				    const char **host, size_t *host_len,
 				    int *port)
 {
-	uint64_t lo = load64(a), hi = 0;
+	uint64_t lo = copy_load64(a), hi = 0;
 	unsigned all = (1u << n) - 1, stops, digits, k, d;
 	int v = -1;
 
 	if (n > 8)
-		hi = load64(a + n - 8) >> (8 * (16 - n));
+		hi = copy_load64(a + n - 8) >> (8 * (16 - n));
 	__m128i x = _mm_set_epi64x((long long)hi, (long long)lo);
 	__m128i alpha = _mm_cmplt_epi8(
 		_mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
@@ -526,14 +516,7 @@ split_authority(const char *a, size_t len, const char **host,
 			return -1;
 		p = he + 1;
 	} else {
-		he = h;
-		while (end - he >= 4 && regname[(unsigned char)he[0]] &&
-		       regname[(unsigned char)he[1]] &&
-		       regname[(unsigned char)he[2]] &&
-		       regname[(unsigned char)he[3]])
-			he += 4;
-		while (he < end && regname[(unsigned char)*he])
-			he++;
+		he = skip_regname(h, end);
 		p = he;
 	}
 
