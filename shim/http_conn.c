@@ -1173,12 +1173,39 @@ static int slice(const struct iovec *iov, int iovcnt, size_t from, size_t n,
 	return k;
 }
 
+/* Where a chunked body ends in iov from off: a copy of its scanner. */
+static size_t chunked_rawable(const struct http_half *hf,
+			      const struct iovec *iov, int iovcnt, size_t off,
+			      size_t avail)
+{
+	struct http1_chunked tmp = hf->chunked;
+	size_t n = 0, from = off;
+	int done = 0;
+
+	for (int i = 0; i < iovcnt && !done; i++) {
+		size_t l = iov[i].iov_len;
+		if (from >= l) {
+			from -= l;
+			continue;
+		}
+		ssize_t k = http1_chunked_feed(
+			&tmp, (const char *)iov[i].iov_base + from, l - from,
+			&done);
+		if (k < 0)
+			return avail;	/* lost: all raw */
+		n += (size_t)k;
+		from = 0;
+	}
+	return n;
+}
+
 /*
  * How many of the program's bytes from offset off can go out unchanged now:
  * inside a body, its rest (as far as this call has it); at a head, none.
+ * Inline: at a head, the usual case, that is a few tests and a 0.
  */
-static size_t body_rawable(struct conn *c, const struct iovec *iov,
-			   int iovcnt, size_t off, size_t total)
+static inline size_t body_rawable(struct conn *c, const struct iovec *iov,
+				  int iovcnt, size_t off, size_t total)
 {
 	struct http_half *hf = &c->http.tx;
 	size_t avail = total - off;
@@ -1188,27 +1215,8 @@ static size_t body_rawable(struct conn *c, const struct iovec *iov,
 	switch (hf->state) {
 	case HALF_BODY_LEN:
 		return avail < hf->remaining ? avail : (size_t)hf->remaining;
-	case HALF_BODY_CHUNKED: {
-		/* run a copy of the scanner to find where the body ends */
-		struct http1_chunked tmp = hf->chunked;
-		size_t n = 0, from = off;
-		int done = 0;
-		for (int i = 0; i < iovcnt && !done; i++) {
-			size_t l = iov[i].iov_len;
-			if (from >= l) {
-				from -= l;
-				continue;
-			}
-			ssize_t k = http1_chunked_feed(
-				&tmp, (const char *)iov[i].iov_base + from,
-				l - from, &done);
-			if (k < 0)
-				return avail;	/* lost: all raw */
-			n += (size_t)k;
-			from = 0;
-		}
-		return n;
-	}
+	case HALF_BODY_CHUNKED:
+		return chunked_rawable(hf, iov, iovcnt, off, avail);
 	case HALF_BODY_CLOSE:
 		return avail;
 	}
@@ -1222,9 +1230,6 @@ static size_t rawable(struct conn *c, const struct iovec *iov, int iovcnt,
 
 	if (t >= total - off)
 		return total - off;
-	/* at a head (the usual case here): none, as body_rawable() says */
-	if (c->http.tx.state == HALF_HEAD && c->proto != CONN_PROTO_OTHER)
-		return t;
 	return t + body_rawable(c, iov, iovcnt, off + t, total);
 }
 
