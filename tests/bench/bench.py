@@ -270,6 +270,7 @@ class Bench:
             "httpbench": [],
             "sink": [],
             "spawn": [],
+            "idle_thread": ["-shared", "-fPIC", "-lpthread"],
             "exporter_bench": [
                 "-I", os.path.join(ROOT, "exporter"),
                 "-I", os.path.join(self.build, "exporter"),
@@ -712,18 +713,22 @@ http {{
             raise Skip("nginx is not installed")
         n1, n2 = self.size(1000, 200), self.size(5000, 600)
         d = self.cgdir("nginx")
+        # Without, with, and with only an idle thread preloaded (no
+        # otelshim): the part of the added cost that any in-process
+        # exporter thread brings, before it does any work.
+        envs = {0: self.env(False), 1: self.env(True),
+                2: self.env(False, LD_PRELOAD=self.prog("idle_thread"))}
         runs = {}
-        for traced in (False, True):
+        for traced, env in envs.items():
             for k in (n1, n2):
                 port = self.free_port()
-                pd, conf = self.nginx_prefix(f"cg-{int(traced)}-{k}", port,
-                                             True)
-                out = os.path.join(d, f"{int(traced)}-{k}")
+                pd, conf = self.nginx_prefix(f"cg-{traced}-{k}", port, True)
+                out = os.path.join(d, f"{traced}-{k}")
                 p = subprocess.Popen(
                     self.valgrind(out) + ["--separate-threads=yes", NGINX,
                                           "-p", pd, "-c", conf, "-e",
                                           pd + "/error.log"],
-                    env=self.env(traced), stdout=subprocess.DEVNULL,
+                    env=env, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)
                 try:
                     self.wait_port(port, p, 120)
@@ -733,19 +738,19 @@ http {{
                 finally:
                     clean = self.stop(p, signal.SIGQUIT, 60)
                 if not clean:
-                    how = "with" if traced else "without"
+                    how = ("without otelshim", "with otelshim",
+                           "with an idle thread")[traced]
                     raise RuntimeError(f"nginx under valgrind ignored "
-                                       f"SIGQUIT ({how} otelshim, {k} "
-                                       "requests)")
+                                       f"SIGQUIT ({how}, {k} requests)")
                 # Thread 1 is nginx's; any other is otelshim's exporter.
                 files = callgrind_files(out)
                 runs[traced, k] = (
                     callgrind_sum(files.values()),
                     callgrind_sum(f for t, f in files.items() if t == 1),
                     callgrind_sum(f for t, f in files.items() if t > 1))
-        base = (runs[False, n2][0][0] - runs[False, n1][0][0]) / (n2 - n1)
-        parts = [marginal(runs[True, n1][i], runs[True, n2][i],
-                          runs[False, n1][i], runs[False, n2][i], n2 - n1)
+        base = (runs[0, n2][0][0] - runs[0, n1][0][0]) / (n2 - n1)
+        parts = [marginal(runs[1, n1][i], runs[1, n2][i],
+                          runs[0, n1][i], runs[0, n2][i], n2 - n1)
                  for i in range(3)]
         added, funcs = parts[0]
         self.row("real server, deterministic",
@@ -759,10 +764,20 @@ http {{
                  {"base": base, "added": added,
                   "added_nginx_thread": parts[1][0],
                   "added_exporter_thread": parts[2][0]})
+        idle, idle_funcs = marginal(runs[2, n1][0], runs[2, n2][0],
+                                    runs[0, n1][0], runs[0, n2][0], n2 - n1)
+        self.row("real server, deterministic",
+                 "the same nginx with only an idle thread preloaded (no "
+                 "otelshim): what being multi-threaded costs it per "
+                 "request (glibc's cancellation and malloc paths)",
+                 fmt_num(base), fmt_num(base + idle), plus(fmt_num(idle)),
+                 "", "info", {"added": idle})
         self.profiles["nginx: instructions added per request, nginx's "
                       "thread"] = top_functions(parts[1][1])
         self.profiles["nginx: instructions added per request, exporter "
                       "thread"] = top_functions(parts[2][1])
+        self.profiles["nginx: instructions added per request by an idle "
+                      "thread alone"] = top_functions(idle_funcs)
 
     # -- exporter --
 
