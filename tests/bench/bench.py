@@ -778,6 +778,12 @@ http {{
                       "thread"] = top_functions(parts[2][1])
         self.profiles["nginx: instructions added per request by an idle "
                       "thread alone"] = top_functions(idle_funcs)
+        # nginx's own work, for scale (its parser against ours).
+        zero = (0, {})
+        _, own = marginal(zero, runs[0, n2][1], zero, runs[0, n1][1],
+                          n2 - n1)
+        self.profiles["nginx without otelshim: its own instructions per "
+                      "request, nginx's thread"] = top_functions(own)
 
     # -- exporter --
 
