@@ -213,15 +213,15 @@ static inline unsigned text_bad(__m128i x, char lo)
  */
 static inline const char *scan_text(const char *p, const char *last, char lo)
 {
-	for (;;) {
-		unsigned m = text_bad(load16(p), lo);
+	unsigned m = text_bad(load16(p), lo);
 
-		if (m)
-			return p + (unsigned)__builtin_ctz(m);
+	while (!m) {
 		p += 16;
 		if (p > last)
 			return p;
+		m = text_bad(load16(p), lo);
 	}
+	return p + (unsigned)__builtin_ctz(m);
 }
 
 /* The stops of the block that ends at end, seen from p (end - p <= 16). */
