@@ -773,6 +773,17 @@ static void note_header(struct http1_head *h, struct framing *f,
 }
 
 /*
+ * scan_token() for the general checks in parse_headers(), out of line: the
+ * unusual names pay a call, and the loop does not keep the constants of
+ * token_stops() in registers for them.
+ */
+static __attribute__((noinline)) const char *
+scan_name_slow(const char *p, const char *end, const char *start)
+{
+	return scan_token(p, end, start);
+}
+
+/*
  * Header lines up to and including the empty line. Every line is validated
  * (token name, ':' with no space before it, field-content value, proper line
  * end) even when we do not keep it. A line starting with SP or HTAB is
@@ -825,7 +836,7 @@ static const char *parse_headers(const char *p, const char *end,
 		}
 		if (*p == '\r' || *p == '\n')
 			return parse_eol(p, end, ret);
-		colon = scan_token(p, end, start);
+		colon = scan_name_slow(p, end, start);
 		if (colon == end) {
 			*ret = -2;
 			return NULL;
