@@ -66,6 +66,9 @@ static const unsigned char hexval[256] = {
 
 #define IS(c, cls) (cclass[(unsigned char)(c)] & (cls))
 
+/* For the layout of the header loop: the usual line is straight code. */
+#define likely(x) __builtin_expect(!!(x), 1)
+
 /*
  * First byte in [p, end) outside the class, or end. Inlined with a constant
  * class; unrolled because header values and targets are most of the bytes.
@@ -858,7 +861,7 @@ value:
 		 */
 		if (v <= last18) {
 			e = scan_text(v, last18, ' ');
-			if (!memcmp(e, "\r\n", 2)) {
+			if (likely(!memcmp(e, "\r\n", 2))) {
 				p = e + 2;
 				goto trim;
 			}
@@ -872,7 +875,7 @@ value:
 trim:
 #endif
 		h->n_headers++;
-		if (!maybe_known(name, (size_t)(colon - name)))
+		if (likely(!maybe_known(name, (size_t)(colon - name))))
 			continue;
 		/*
 		 * OWS around the value: *e is a CTL, and the bytes between the
