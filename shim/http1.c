@@ -823,12 +823,13 @@ static const char *parse_headers(const char *p, const char *end,
 		 * The usual line: letters and '-', at least one, then ':'
 		 * within 17 bytes (the byte after the block is in the buffer
 		 * when p < last16). At any other byte the general checks
-		 * below start over.
+		 * below start over. The name is the trailing ones of m,
+		 * counted as the trailing zeros of m + 1 (m < 1 << 16).
 		 */
 		if (p < last16) {
 			unsigned m = name_ok(load16(p));
 
-			colon = p + __builtin_ctzll(~(unsigned long long)m);
+			colon = p + (unsigned)__builtin_ctz(m + 1);
 			if ((m & 1) && *colon == ':')
 				goto value;
 		}
@@ -851,7 +852,7 @@ static const char *parse_headers(const char *p, const char *end,
 #ifdef __SSE2__
 value:
 #endif
-		v = e = colon + 1;
+		e = colon + 1;
 #ifdef __SSE2__
 		/*
 		 * The usual value: printable ASCII, then CRLF. e is where the
@@ -859,8 +860,8 @@ value:
 		 * there is the real end. Otherwise the bytes before e are
 		 * still field-content, and the exact scan goes on from e.
 		 */
-		if (v <= last18) {
-			e = scan_text(v, last18, ' ');
+		if (e <= last18) {
+			e = scan_text(e, last18, ' ');
 			if (likely(!memcmp(e, "\r\n", 2))) {
 				p = e + 2;
 				goto trim;
@@ -882,6 +883,7 @@ trim:
 		 * colon and e are field-content, so <= ' ' means SP or HTAB
 		 * there; v never passes e.
 		 */
+		v = colon + 1;
 		v += *v == ' ';		/* the usual single SP */
 		while ((unsigned char)*v <= ' ' && v < e)
 			v++;
