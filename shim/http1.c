@@ -832,7 +832,7 @@ static const char *parse_headers(const char *p, const char *end,
 			unsigned m = name_ok(load16(p));
 
 			colon = p + (unsigned)__builtin_ctz(m + 1);
-			if ((m & 1) && *colon == ':')
+			if (likely((m & 1) && *colon == ':'))
 				goto value;
 		}
 #endif
