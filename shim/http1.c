@@ -176,9 +176,9 @@ static inline unsigned token_stops(__m128i x)
 /*
  * The bytes of nearly every header name, letters and '-': bit i is set
  * when byte i is one (no bits above 15). Without the digit range of
- * token_stops() it takes three vector operations fewer; a name with a
- * digit or a rarer tchar leaves the straight path in parse_headers() and
- * is scanned again by scan_token().
+ * token_stops() it takes three vector operations fewer; parse_headers()
+ * looks at a name with a digit again with name_digits(), and one with a
+ * rarer tchar with scan_token().
  */
 static inline unsigned name_ok(__m128i x)
 {
@@ -787,6 +787,22 @@ scan_name_slow(const char *p, const char *end, const char *start)
 	return scan_token(p, end, start);
 }
 
+#ifdef __SSE2__
+/*
+ * The name block of parse_headers() again, for a name that a digit
+ * stopped there ("X-B3-TraceId"): the ':' after a token of 1 to 16 bytes
+ * at p (the caller has the byte after the block in its buffer), or NULL
+ * when the token stops elsewhere. Out of line, so that the usual names
+ * keep their registers.
+ */
+static __attribute__((noinline)) const char *name_digits(const char *p)
+{
+	size_t k = first_stop(token_stops(load16(p)));
+
+	return k - 1 < 16 && p[k] == ':' ? p + k : NULL;
+}
+#endif
+
 /*
  * Header lines up to and including the empty line. Every line is validated
  * (token name, ':' with no space before it, field-content value, proper line
@@ -795,13 +811,13 @@ scan_name_slow(const char *p, const char *end, const char *start)
  * beginning of the caller's buffer (the scans may read back to it).
  *
  * With SSE2 the usual line takes the straight path: one block holds the
- * name, letters and '-' only (name_ok), and the ':' is in it or just
- * after it; the rough test (text_bad) runs from just after the ':' (the
- * OWS before a value is field-content too) to a CR that LF follows. Any
- * other line, and the final empty one, goes through the general checks,
- * in the order that keeps -2 and -1 apart, from what is already known. A
- * field whose name cannot be one we keep (maybe_known) is only validated
- * and counted.
+ * name, letters and '-' (name_ok) or also digits (name_digits), and the
+ * ':' is in it or just after it; the rough test (text_bad) runs from just
+ * after the ':' (the OWS before a value is field-content too) to a CR that
+ * LF follows. Any other line, and the final empty one, goes through the
+ * general checks, in the order that keeps -2 and -1 apart, from what is
+ * already known. A field whose name cannot be one we keep (maybe_known)
+ * is only validated and counted.
  */
 static const char *parse_headers(const char *p, const char *end,
 				 const char *start, struct http1_head *h,
@@ -824,9 +840,10 @@ static const char *parse_headers(const char *p, const char *end,
 		/*
 		 * The usual line: letters and '-', at least one, then ':'
 		 * within 17 bytes (the byte after the block is in the buffer
-		 * when p < last16). At any other byte the general checks
-		 * below start over. The name is the trailing ones of m,
-		 * counted as the trailing zeros of m + 1 (m < 1 << 16).
+		 * when p < last16). A digit has the same bytes looked at
+		 * again with the token test; at any other byte the general
+		 * checks below start over. The name is the trailing ones of
+		 * m, counted as the trailing zeros of m + 1 (m < 1 << 16).
 		 */
 		if (p < last16) {
 			unsigned m = name_ok(load16(p));
@@ -834,6 +851,12 @@ static const char *parse_headers(const char *p, const char *end,
 			colon = p + (unsigned)__builtin_ctz(m + 1);
 			if (likely((m & 1) && *colon == ':'))
 				goto value;
+			/* A digit stopped it ("X-B3-TraceId"). */
+			if ((unsigned char)(*colon - '0') < 10) {
+				colon = name_digits(p);
+				if (colon)
+					goto value;
+			}
 		}
 #endif
 		if (p == end) {
