@@ -204,8 +204,8 @@ def top_functions(funcs, n=12):
 
 
 # The parts of a request's added cost, for the README's table of why the
-# nginx and HTTP budgets are missed: (part, test on (function without the
-# compiler's suffixes, object)). The first test that matches wins; what no
+# nginx and HTTP budgets are missed: (part, test on (bare_name(function),
+# object)). The first test that matches wins; what no
 # test takes is "other", so that the parts add up to the total.
 SYSCALL_WRAPPERS = ("recv", "recvfrom", "recvmsg", "read", "readv", "send",
                     "sendto", "sendmsg", "write", "writev", "sendfile64",
@@ -249,13 +249,19 @@ PARTS = [
 ]
 
 
+def bare_name(fn):
+    """A function's name without the compiler's suffixes (".lto_priv.0",
+    ".isra.0") and symbol version ("@@GLIBC_2.17"): C names have neither
+    '.' nor '@'."""
+    return fn.split(".")[0].split("@")[0]
+
+
 def by_part(funcs, total):
     """funcs ({(object, function): instructions}) summed into PARTS, with
     the rest as "other"; in the shape of top_functions()."""
     sums = dict.fromkeys([p for p, _ in PARTS], 0.0)
     for (obj, fn), v in funcs.items():
-        f = re.sub(r"(\.(lto_priv|isra|constprop|part|cold)(\.\d+)?)+$",
-                   "", fn.split("@")[0])
+        f = bare_name(fn)
         for part, test in PARTS:
             if test(f, obj):
                 sums[part] += v
@@ -783,11 +789,11 @@ http {{
         envs = {0: self.env(False), 1: self.env(True),
                 2: self.env(False, LD_PRELOAD=self.prog("idle_thread"))}
         runs = {}
-        for traced, env in envs.items():
+        for config, env in envs.items():
             for k in (n1, n2):
                 port = self.free_port()
-                pd, conf = self.nginx_prefix(f"cg-{traced}-{k}", port, True)
-                out = os.path.join(d, f"{traced}-{k}")
+                pd, conf = self.nginx_prefix(f"cg-{config}-{k}", port, True)
+                out = os.path.join(d, f"{config}-{k}")
                 p = subprocess.Popen(
                     self.valgrind(out) + ["--separate-threads=yes", NGINX,
                                           "-p", pd, "-c", conf, "-e",
@@ -803,12 +809,13 @@ http {{
                     clean = self.stop(p, signal.SIGQUIT, 60)
                 if not clean:
                     how = ("without otelshim", "with otelshim",
-                           "with an idle thread")[traced]
+                           "with an idle thread")[config]
                     raise RuntimeError(f"nginx under valgrind ignored "
                                        f"SIGQUIT ({how}, {k} requests)")
-                # Thread 1 is nginx's; any other is otelshim's exporter.
+                # Thread 1 is nginx's; any other is otelshim's exporter
+                # (or the idle thread).
                 files = callgrind_files(out)
-                runs[traced, k] = (
+                runs[config, k] = (
                     callgrind_sum(files.values()),
                     callgrind_sum(f for t, f in files.items() if t == 1),
                     callgrind_sum(f for t, f in files.items() if t > 1))
@@ -1024,10 +1031,9 @@ http {{
             libunwind's pipe in the close and dup2 hooks run per close,
             not per request: they cancel out between the two sizes)."""
             def of(cost):
-                # (names without the compiler's suffixes: ".lto_priv.0")
                 return sum(v for (ob, fn), v in cost.items()
                            if "otelshim" in ob and
-                           (fn.split(".")[0].endswith("_stacks") or
+                           (bare_name(fn).endswith("_stacks") or
                             fn.startswith("stack_")))
             return (of(runs[mode, n2][1]) - of(runs[mode, n1][1])) / \
                 (n2 - n1)
